@@ -1,0 +1,4 @@
+"""fraudstream indexer.
+
+Bulk-indexes every decision into OpenSearch for search and the live dashboard.
+"""

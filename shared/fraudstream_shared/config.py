@@ -1,0 +1,110 @@
+"""The settings base class every service extends.
+
+Settings are read from the environment (and a ``.env`` file if present), are
+typed and frozen, and fail fast: a missing or malformed value stops the service
+at start-up with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, TypeVar
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from fraudstream_shared.exceptions import ConfigError
+
+KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+KafkaSaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"]
+
+
+class ServiceSettings(BaseSettings):
+    """Settings common to every fraudstream service.
+
+    Subclasses add their own fields and set ``service_name``'s default. Field
+    names map to upper-case environment variables (``kafka_bootstrap_servers``
+    ← ``KAFKA_BOOTSTRAP_SERVERS``).
+    """
+
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="ignore",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        case_sensitive=False,
+    )
+
+    service_name: str = Field(description="Name used in logs, metrics and the DLQ envelope.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    http_host: str = Field("0.0.0.0", description="Address the health/metrics server binds.")
+    http_port: int = Field(8080, ge=1, le=65535)
+    shutdown_timeout_s: float = Field(
+        25.0,
+        gt=0,
+        le=60,
+        description="Budget for draining and committing on SIGTERM (ECS stops at 30 s).",
+    )
+
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:9092", min_length=1, description="Comma-separated host:port list."
+    )
+    kafka_security_protocol: KafkaSecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: KafkaSaslMechanism | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_client_id: str | None = Field(None, description="Defaults to the service name.")
+    kafka_consumer_group: str | None = Field(None, description="Defaults to the service name.")
+    kafka_topic_partitions: int = Field(
+        6, ge=1, le=1000, description="Partitions for topics this service creates."
+    )
+    kafka_replication_factor: int = Field(
+        1, ge=1, le=10, description="Replication factor for topics this service creates."
+    )
+    kafka_create_topics: bool = Field(
+        True, description="Create missing topics at start (off where infra creates them)."
+    )
+    kafka_request_timeout_s: float = Field(30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _sasl_needs_credentials(self) -> ServiceSettings:
+        plain = self.kafka_sasl_mechanism in ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+        if plain and (self.kafka_sasl_username is None or self.kafka_sasl_password is None):
+            raise ValueError(
+                f"KAFKA_SASL_MECHANISM={self.kafka_sasl_mechanism} needs "
+                "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"
+            )
+        if self.kafka_sasl_mechanism and not self.kafka_security_protocol.startswith("SASL"):
+            raise ValueError("KAFKA_SASL_MECHANISM needs KAFKA_SECURITY_PROTOCOL=SASL_SSL")
+        return self
+
+    @property
+    def client_id(self) -> str:
+        """The Kafka client id: configured, or the service name."""
+        return self.kafka_client_id or self.service_name
+
+    @property
+    def consumer_group(self) -> str:
+        """The consumer group: configured, or the service name."""
+        return self.kafka_consumer_group or self.service_name
+
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def load_settings(cls: type[S]) -> S:
+    """Build ``cls`` from the environment or raise :class:`ConfigError`.
+
+    The error lists every invalid variable by its environment name, so an
+    operator can fix them all in one go.
+    """
+    try:
+        return cls()
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = "_".join(str(part) for part in err["loc"]).upper() or "(settings)"
+            problems.append(f"{name}: {err['msg']}")
+        raise ConfigError(
+            f"invalid configuration for {cls.__name__}: " + "; ".join(problems)
+        ) from exc

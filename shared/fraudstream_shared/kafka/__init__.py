@@ -1,0 +1,33 @@
+"""Kafka helpers: client factories, topic creation, the batch loop, dead-lettering."""
+
+from fraudstream_shared.kafka.admin import (
+    TopicSpec,
+    compacted_topic,
+    ensure_topics,
+    input_topic,
+)
+from fraudstream_shared.kafka.client import (
+    connection_options,
+    create_admin,
+    create_consumer,
+    create_producer,
+)
+from fraudstream_shared.kafka.consumer import BatchConsumerLoop, Record, next_offsets
+from fraudstream_shared.kafka.deadletter import DeadLetterPublisher
+from fraudstream_shared.kafka.worker import KafkaWorker
+
+__all__ = [
+    "BatchConsumerLoop",
+    "DeadLetterPublisher",
+    "KafkaWorker",
+    "Record",
+    "TopicSpec",
+    "compacted_topic",
+    "connection_options",
+    "create_admin",
+    "create_consumer",
+    "create_producer",
+    "ensure_topics",
+    "input_topic",
+    "next_offsets",
+]

@@ -1,0 +1,169 @@
+"""A batch consume loop with manual commits after the work is durable.
+
+The loop polls a batch, hands it to the service's handler, and commits the
+next offsets only after the handler returned (the handler returns once its
+output is acknowledged). A rebalance waits for the in-flight batch: the
+revocation callback takes the same lock as batch processing, so a partition is
+never handed over between "work done" and "offset committed".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeAlias
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
+
+from fraudstream_shared.logging import log_event
+from fraudstream_shared.metrics import (
+    BATCH_SIZE,
+    CONSUMER_LAG,
+    MESSAGES_CONSUMED,
+    PROCESSING_SECONDS,
+)
+
+log = logging.getLogger(__name__)
+
+Record: TypeAlias = ConsumerRecord[bytes, bytes]
+BatchHandler = Callable[[Sequence[Record]], Awaitable[None]]
+
+
+def next_offsets(records: Sequence[Record]) -> dict[TopicPartition, OffsetAndMetadata]:
+    """The offsets to commit after ``records``: one past the last record per partition."""
+    offsets: dict[TopicPartition, OffsetAndMetadata] = {}
+    for record in records:
+        tp = TopicPartition(record.topic, record.partition)
+        current = offsets.get(tp)
+        if current is None or record.offset + 1 > current.offset:
+            offsets[tp] = OffsetAndMetadata(record.offset + 1, "")
+    return offsets
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, loop: BatchConsumerLoop) -> None:
+        self._loop = loop
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        # Wait for the in-flight batch (processing + commit) to finish before
+        # the partitions go to another member.
+        async with self._loop.batch_lock:
+            log_event(log, logging.INFO, f"{self._loop.service}.partitions.revoked",
+                      partitions=[f"{tp.topic}:{tp.partition}" for tp in revoked])
+        for tp in revoked:
+            with contextlib.suppress(KeyError):
+                CONSUMER_LAG.remove(self._loop.service, tp.topic, str(tp.partition))
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        log_event(log, logging.INFO, f"{self._loop.service}.partitions.assigned",
+                  partitions=[f"{tp.topic}:{tp.partition}" for tp in assigned])
+        for callback in self._loop.on_assigned:
+            await callback(assigned)
+
+
+class BatchConsumerLoop:
+    """Runs ``handler`` over polled batches until :meth:`stop` is called.
+
+    ``heartbeat`` is the monotonic time of the last completed poll, for liveness.
+    """
+
+    def __init__(
+        self,
+        consumer: AIOKafkaConsumer,
+        topics: Sequence[str],
+        handler: BatchHandler,
+        *,
+        service: str,
+        max_records: int = 500,
+        poll_timeout_ms: int = 500,
+    ) -> None:
+        self.consumer = consumer
+        self.service = service
+        self.batch_lock = asyncio.Lock()
+        self.heartbeat = time.monotonic()
+        self.on_assigned: list[Callable[[list[TopicPartition]], Awaitable[None]]] = []
+        self._topics = list(topics)
+        self._handler = handler
+        self._max_records = max_records
+        self._poll_timeout_ms = poll_timeout_ms
+        self._stopping = asyncio.Event()
+
+    def subscribe(self) -> None:
+        """Subscribe with the commit-on-revoke listener (call before :meth:`run`)."""
+        if self._topics:
+            self.consumer.subscribe(self._topics, listener=_CommitOnRevoke(self))
+
+    @property
+    def topics(self) -> list[str]:
+        """The subscribed topics."""
+        return list(self._topics)
+
+    @property
+    def assigned(self) -> set[TopicPartition]:
+        """Partitions currently assigned to this member."""
+        return set(self.consumer.assignment())
+
+    def stop(self) -> None:
+        """Ask the loop to finish its current batch, commit and return."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Poll, handle, commit — until stopped. Handler exceptions propagate (bugs crash)."""
+        if not self._topics:
+            await self._idle()
+            return
+        while not self._stopping.is_set():
+            batches = await self.consumer.getmany(
+                timeout_ms=self._poll_timeout_ms, max_records=self._max_records
+            )
+            self.heartbeat = time.monotonic()
+            records = [record for batch in batches.values() for record in batch]
+            if not records:
+                continue
+            async with self.batch_lock:
+                started = time.perf_counter()
+                await self._handler(records)
+                await self._commit(records)
+                PROCESSING_SECONDS.labels(self.service).observe(time.perf_counter() - started)
+            BATCH_SIZE.labels(self.service).observe(len(records))
+            for tp, batch in batches.items():
+                MESSAGES_CONSUMED.labels(self.service, tp.topic).inc(len(batch))
+            await self._update_lag()
+            self.heartbeat = time.monotonic()
+
+    async def _idle(self) -> None:
+        # A worker without input topics (e.g. the producer) only keeps the
+        # heartbeat fresh until it is stopped.
+        while not self._stopping.is_set():
+            self.heartbeat = time.monotonic()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=1.0)
+
+    async def _commit(self, records: Sequence[Record]) -> None:
+        offsets = next_offsets(records)
+        try:
+            await self.consumer.commit(offsets)
+        except CommitFailedError:
+            # The group rebalanced while we worked; another member will
+            # re-process from the last commit. Handlers are idempotent.
+            log_event(log, logging.WARNING, f"{self.service}.commit.failed_rebalance",
+                      partitions=[f"{tp.topic}:{tp.partition}" for tp in offsets])
+        except KafkaError as exc:
+            log_event(log, logging.WARNING, f"{self.service}.commit.failed", error=str(exc))
+            raise
+
+    async def _update_lag(self) -> None:
+        for tp in self.consumer.assignment():
+            highwater = self.consumer.highwater(tp)
+            if highwater is None:
+                continue
+            # position() is local once the partition has been fetched from.
+            position = await self.consumer.position(tp)
+            CONSUMER_LAG.labels(self.service, tp.topic, str(tp.partition)).set(
+                max(0, highwater - position)
+            )

@@ -1,0 +1,66 @@
+"""Run a service: load settings, configure logging, serve the app with uvicorn.
+
+uvicorn handles SIGTERM and SIGINT and runs the lifespan shutdown, which
+drains and commits. If the main loop crashes (a bug), the server stops and the
+process exits with status 1 so the orchestrator restarts it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+
+import uvicorn
+
+from fraudstream_shared.config import ServiceSettings
+from fraudstream_shared.exceptions import ConfigError
+from fraudstream_shared.http.app import create_app
+from fraudstream_shared.http.worker import Worker
+from fraudstream_shared.logging import configure_logging, log_event
+
+log = logging.getLogger(__name__)
+
+
+def serve(
+    load: Callable[[], ServiceSettings],
+    build_worker: Callable[[ServiceSettings], Worker],
+    *,
+    extra_routes: Callable[..., None] | None = None,
+) -> int:
+    """Start the service and block until it stops; return the process exit status."""
+    configure_logging("fraudstream", "INFO")
+    try:
+        settings = load()
+    except ConfigError as exc:
+        log_event(log, logging.ERROR, "service.config.invalid", error=str(exc))
+        print(f"fraudstream: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.service_name, settings.log_level)
+    worker = build_worker(settings)
+    crashed: list[BaseException] = []
+    server: uvicorn.Server | None = None
+
+    def on_failure(exc: BaseException) -> None:
+        crashed.append(exc)
+        if server is not None:
+            server.should_exit = True
+
+    app = create_app(settings, worker, on_worker_failure=on_failure, extra_routes=extra_routes)
+    config = uvicorn.Config(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    if crashed:
+        return 1
+    if not server.started:
+        # The lifespan failed (e.g. a dependency never came up): uvicorn logged it.
+        return 1
+    return 0

@@ -1,0 +1,56 @@
+"""Every service, started as a real process, serves health, readiness and metrics,
+and exits cleanly within 30 s of SIGTERM."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import OPENSEARCH_URL
+from tests.e2e.processes import ServiceProcess
+
+pytestmark = pytest.mark.e2e
+
+SERVICES = ["producer", "scorer", "notifier", "indexer"]
+
+
+@pytest.fixture
+def service_factory(kafka_bootstrap: str, tmp_path: Path) -> Iterator[type[ServiceProcess]]:
+    started: list[ServiceProcess] = []
+
+    def make(name: str, **env: str) -> ServiceProcess:
+        proc = ServiceProcess(
+            name,
+            {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "OPENSEARCH_URL": OPENSEARCH_URL, **env},
+            tmp_path,
+        )
+        started.append(proc)
+        return proc.start()
+
+    yield make  # type: ignore[misc]
+    for proc in started:
+        proc.kill()
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_health_readiness_metrics_and_sigterm(name: str, service_factory) -> None:  # type: ignore[no-untyped-def]
+    service = service_factory(name)
+    service.wait_ready()
+
+    health = service.get("/healthz")
+    assert health.status_code == 200
+    assert health.json()["service"] == name
+
+    ready = service.get("/readyz").json()
+    assert ready["status"] == "ready"
+    assert ready["checks"]["kafka"] == "ok"
+
+    metrics = service.get("/metrics/").text
+    assert f'fraudstream_ready{{service="{name}"}} 1.0' in metrics
+
+    code, seconds = service.terminate(timeout=30)
+    assert code == 0, service.log_tail()
+    assert seconds < 30
+    assert f'"{name}.stopped"' in service.log_tail(200)
