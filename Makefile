@@ -77,6 +77,7 @@ lint: install ## Lint (ruff), type-check (mypy, strict on shared/) and check sch
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen mypy shared/fraudstream_shared services
 	$(UV) run --frozen python -m fraudstream_shared.events.schema check shared/schemas
+	$(UV) run --frozen python tools/env_example.py --check
 
 .PHONY: schemas
 schemas: install ## Re-export the event contracts as JSON Schema into shared/schemas
@@ -86,3 +87,7 @@ schemas: install ## Re-export the event contracts as JSON Schema into shared/sch
 clean: ## Stop the local infra and delete its data, the venv and caches
 	-$(STACK) down
 	rm -rf .local .venv .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: env-example
+env-example: install ## Regenerate .env.example from the settings classes
+	$(UV) run --frozen python tools/env_example.py --write

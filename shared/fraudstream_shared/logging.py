@@ -13,7 +13,10 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-_RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+# Standard LogRecord attributes, plus uvicorn's ANSI-coloured duplicate message.
+_RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {
+    "message", "asctime", "color_message", "taskName",
+}
 
 
 class JsonFormatter(logging.Formatter):

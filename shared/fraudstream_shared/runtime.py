@@ -8,8 +8,10 @@ process exits with status 1 so the orchestrator restarts it.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from collections.abc import Callable
+from typing import TypeVar
 
 import uvicorn
 
@@ -20,11 +22,12 @@ from fraudstream_shared.http.worker import Worker
 from fraudstream_shared.logging import configure_logging, log_event
 
 log = logging.getLogger(__name__)
+S = TypeVar("S", bound=ServiceSettings)
 
 
 def serve(
-    load: Callable[[], ServiceSettings],
-    build_worker: Callable[[ServiceSettings], Worker],
+    load: Callable[[], S],
+    build_worker: Callable[[S], Worker],
     *,
     extra_routes: Callable[..., None] | None = None,
 ) -> int:
@@ -57,6 +60,11 @@ def serve(
         lifespan="on",
     )
     server = uvicorn.Server(config)
+    # uvicorn re-raises the signal that stopped it once shutdown is complete;
+    # with a no-op handler installed that re-raise returns instead of killing
+    # the process, so a graceful stop exits 0 (and a crash still exits 1).
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: None)
     server.run()
     if crashed:
         return 1

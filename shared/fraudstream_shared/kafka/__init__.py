@@ -3,6 +3,7 @@
 from fraudstream_shared.kafka.admin import (
     TopicSpec,
     compacted_topic,
+    dead_letter_spec,
     ensure_topics,
     input_topic,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "create_admin",
     "create_consumer",
     "create_producer",
+    "dead_letter_spec",
     "ensure_topics",
     "input_topic",
     "next_offsets",

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from fraudstream_shared.events.topics import dead_letter_topic
 from fraudstream_shared.exceptions import RetryableError
 from fraudstream_shared.logging import log_event
 
@@ -15,6 +16,9 @@ log = logging.getLogger(__name__)
 
 LARGE_MESSAGE_BYTES = 16 * 1024 * 1024
 """Topics accept messages this large so that junk can reach us and be dead-lettered."""
+
+DEAD_LETTER_MESSAGE_BYTES = 32 * 1024 * 1024
+"""A dead letter carries the original value, base64-encoded when binary (4/3 larger)."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,14 @@ def input_topic(name: str, partitions: int, replication_factor: int) -> TopicSpe
     """An input topic that accepts large values, so oversized junk is dead-lettered, not refused."""
     return TopicSpec(
         name, partitions, replication_factor, {"max.message.bytes": str(LARGE_MESSAGE_BYTES)}
+    )
+
+
+def dead_letter_spec(source_topic: str, partitions: int, replication_factor: int) -> TopicSpec:
+    """The ``<source>.dlq`` topic: large enough for an oversized input in its envelope."""
+    return TopicSpec(
+        dead_letter_topic(source_topic), partitions, replication_factor,
+        {"max.message.bytes": str(DEAD_LETTER_MESSAGE_BYTES)},
     )
 
 

@@ -14,7 +14,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from fraudstream_shared.config import ServiceSettings
 
-PRODUCER_MAX_REQUEST_BYTES = 16 * 1024 * 1024
+PRODUCER_MAX_REQUEST_BYTES = 32 * 1024 * 1024
 """Large enough to dead-letter an oversized input together with its envelope."""
 
 
