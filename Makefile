@@ -11,6 +11,12 @@ UV_VERSION := 0.13.8
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(shell command -v python3.11 || command -v $(PYTHON))
 STACK := $(PYTHON) infra/local/stack.py
+# Ports of the local infra (stack.py reads the same variables); tests and
+# services find the servers through the two URLs derived from them.
+export KAFKA_PORT ?= 9092
+export OPENSEARCH_PORT ?= 9200
+export KAFKA_BOOTSTRAP_SERVERS ?= 127.0.0.1:$(KAFKA_PORT)
+export OPENSEARCH_URL ?= http://127.0.0.1:$(OPENSEARCH_PORT)
 PYTEST_ARGS ?=
 
 .PHONY: help
@@ -26,7 +32,7 @@ $(UV):
 
 .PHONY: install
 install: $(UV) ## Install the Python workspace (uv, one lock file) into .venv
-	$(UV) sync --frozen --all-packages
+	$(UV) sync --frozen --all-packages --all-extras
 
 .PHONY: lock
 lock: $(UV) ## Re-resolve uv.lock after changing a pyproject.toml

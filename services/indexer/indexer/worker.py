@@ -1,11 +1,121 @@
-"""The indexer's work loop."""
+"""The indexer's work loop: decode decisions, bulk-index them, dead-letter what cannot be."""
 
-from fraudstream_shared.kafka import KafkaWorker
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+
+from opensearchpy import AsyncOpenSearch
+
+from fraudstream_shared.events import ProcessedTransaction, decode
+from fraudstream_shared.exceptions import PoisonMessageError, RetryableError
+from fraudstream_shared.kafka import (
+    BatchConsumerLoop,
+    KafkaWorker,
+    Record,
+    dead_letter_spec,
+    input_topic,
+)
+from fraudstream_shared.kafka.worker import START_DEADLINE_S
+from fraudstream_shared.retry import retry_until
+from indexer.bulk import chunked
+from indexer.document import document_id, to_document
+from indexer.opensearch import BulkIndexer, Document, create_client, ensure_index
 from indexer.settings import IndexerSettings
+
+log = logging.getLogger(__name__)
+
+PING_TIMEOUT_S = 1.0
+"""Readiness has a 2 s budget in total, shared with the Kafka check."""
+
+INDEX_REJECTED = "index_rejected"
 
 
 class IndexerWorker(KafkaWorker):
-    """Skeleton: connects to Kafka and reports health; the pipeline fills it in."""
+    """Indexes every decision on ``DECISIONS_TOPIC`` into ``OPENSEARCH_INDEX``.
+
+    The document id is the event id, so at-least-once delivery (a batch is
+    re-read after a crash before its commit) overwrites documents and never
+    duplicates them.
+    """
+
+    settings: IndexerSettings
+    client: AsyncOpenSearch
+    bulk: BulkIndexer
 
     def __init__(self, settings: IndexerSettings) -> None:
-        super().__init__(settings, input_topics=[], topics=[])
+        topic = settings.decisions_topic
+        partitions, replication = settings.kafka_topic_partitions, settings.kafka_replication_factor
+        super().__init__(
+            settings,
+            input_topics=[topic],
+            topics=[
+                input_topic(topic, partitions, replication),
+                dead_letter_spec(topic, partitions, replication),
+            ],
+            max_records=settings.indexer_bulk_max_docs,
+        )
+
+    def _create_clients(self) -> None:
+        super()._create_clients()
+        # The base loop polls every 500 ms; the indexer makes that a setting.
+        self.loop = BatchConsumerLoop(
+            self.consumer, [self.settings.decisions_topic], self.handle_batch,
+            service=self.service, max_records=self.settings.indexer_bulk_max_docs,
+            poll_timeout_ms=self.settings.indexer_bulk_max_interval_ms,
+        )
+
+    async def on_start(self) -> None:
+        """Connect to OpenSearch (waiting while it boots), put the template, create the index."""
+        self.client = create_client(self.settings)
+        self.bulk = BulkIndexer(
+            self.client, self.settings.opensearch_index, service=self.service,
+            retry_base_s=self.settings.indexer_retry_base_s,
+            retry_cap_s=self.settings.indexer_retry_cap_s,
+            on_wait=self._still_alive,
+        )
+        await retry_until(lambda: ensure_index(self.client, self.settings.opensearch_index),
+                          what="opensearch", deadline_s=START_DEADLINE_S,
+                          retry_on=(RetryableError,))
+
+    async def on_close(self) -> None:
+        """Close the OpenSearch client."""
+        if hasattr(self, "client"):
+            await self.client.close()
+
+    def _still_alive(self) -> None:
+        # Waiting for OpenSearch is progress, not a stuck loop: keep liveness
+        # green so the orchestrator does not restart us into the same outage
+        # (readiness reports it instead).
+        self.loop.heartbeat = time.monotonic()
+
+    async def extra_readiness(self) -> dict[str, str | None]:
+        """OpenSearch answers a ping and no bulk request is being retried."""
+        try:
+            reachable = await asyncio.wait_for(self.client.ping(), timeout=PING_TIMEOUT_S)
+        except Exception as exc:  # any failure means not ready
+            return {"opensearch": f"{type(exc).__name__}: {exc}"}
+        if not reachable:
+            return {"opensearch": "ping failed"}
+        return {"opensearch": self.bulk.last_error}
+
+    async def handle_batch(self, records: Sequence[Record]) -> None:
+        """Index the batch; return once every record is indexed or dead-lettered."""
+        dead_letter_acks: list[asyncio.Future[object]] = []
+        accepted: list[tuple[Record, Document]] = []
+        for record in records:
+            try:
+                decision = decode(ProcessedTransaction, record.value)
+            except PoisonMessageError as exc:
+                dead_letter_acks.append(await self.dead_letters.send(record, exc))
+                continue
+            accepted.append((record, (document_id(decision), to_document(decision))))
+        for chunk in chunked(accepted, self.settings.indexer_bulk_max_docs):
+            rejected = await self.bulk.index_documents([doc for _, doc in chunk])
+            for position, error in rejected:
+                failure = PoisonMessageError(INDEX_REJECTED, error)
+                dead_letter_acks.append(await self.dead_letters.send(chunk[position][0], failure))
+        # Offsets are committed when this returns: every dead letter must be durable.
+        await asyncio.gather(*dead_letter_acks)

@@ -1,11 +1,221 @@
-"""The notifier's work loop."""
+"""The notifier's loop: decode, filter, skip what was sent, send, record — then commit.
 
-from fraudstream_shared.kafka import KafkaWorker
+Per alerting decision the order is: already sent? skip → send (bounded retries)
+→ write the sent record to the compacted sent topic and await its ack. Only
+after the whole batch is through does the loop commit the offsets. A crash
+between a send and its record can therefore duplicate that one in-flight alert
+and nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from fraudstream_shared.events import ProcessedTransaction, decode, encode, encode_key
+from fraudstream_shared.exceptions import ConfigError, PoisonMessageError, RetryableError
+from fraudstream_shared.kafka import (
+    KafkaWorker,
+    Record,
+    compacted_topic,
+    connection_options,
+    dead_letter_spec,
+    ensure_topics,
+    input_topic,
+)
+from fraudstream_shared.logging import log_event
+from fraudstream_shared.metrics import MESSAGES_PRODUCED
+from fraudstream_shared.retry import retry_until
+from notifier.alerts import format_alert, is_alert
+from notifier.channels import AlertChannel, build_channel
+from notifier.delivery import DeliveryFailed, deliver
+from notifier.metrics import ALERTS, DECISIONS_SEEN
+from notifier.sent import SentLedger, SentRecord, read_sent_ids
 from notifier.settings import NotifierSettings
+
+log = logging.getLogger(__name__)
+
+NOTIFICATION_FAILED = "notification_failed"
+TOPIC_WAIT_S = 30.0
+"""How long start-up waits for a topic to appear in the cluster metadata."""
 
 
 class NotifierWorker(KafkaWorker):
-    """Skeleton: connects to Kafka and reports health; the pipeline fills it in."""
+    """Sends one alert per alerting decision on ``DECISIONS_TOPIC``, at most once per event id."""
 
-    def __init__(self, settings: NotifierSettings) -> None:
-        super().__init__(settings, input_topics=[], topics=[])
+    def __init__(self, settings: NotifierSettings, channel: AlertChannel | None = None) -> None:
+        n, rf = settings.kafka_topic_partitions, settings.kafka_replication_factor
+        super().__init__(
+            settings,
+            input_topics=[settings.decisions_topic],
+            topics=[
+                input_topic(settings.decisions_topic, n, rf),
+                dead_letter_spec(settings.decisions_topic, n, rf),
+            ],
+            max_records=settings.notifier_max_batch,
+        )
+        self.notifier_settings = settings
+        self.channel = channel if channel is not None else build_channel(settings)
+        self.ledger = SentLedger()
+        self._restore_lock = asyncio.Lock()
+        self._restore_consumer: AIOKafkaConsumer | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def on_start(self) -> None:
+        """Create the sent topic like the decisions topic, start the channel, hook assignment."""
+        s = self.notifier_settings
+        partitions = await self._partition_count(s.decisions_topic)
+        if s.kafka_create_topics:
+            await retry_until(
+                lambda: ensure_topics(self.admin, [compacted_topic(
+                    s.notifier_sent_topic, partitions, s.kafka_replication_factor)]),
+                what="kafka.topics.sent", deadline_s=TOPIC_WAIT_S,
+            )
+        sent_partitions = await self._partition_count(s.notifier_sent_topic)
+        if sent_partitions < partitions:
+            raise ConfigError(
+                f"NOTIFIER_SENT_TOPIC {s.notifier_sent_topic} has {sent_partitions} partitions, "
+                f"fewer than DECISIONS_TOPIC {s.decisions_topic} ({partitions}); "
+                "add partitions to it so that partition numbers match"
+            )
+        self._restore_consumer = self._create_restore_consumer()
+        await retry_until(self._restore_consumer.start, what="kafka.restore_consumer",
+                          deadline_s=30.0)
+        await retry_until(self.channel.start, what=f"notifier.{self.channel.name}",
+                          deadline_s=30.0)
+        self.loop.on_assigned.append(self._on_assigned)
+
+    async def on_close(self) -> None:
+        """Close the channel and the restore consumer."""
+        with contextlib.suppress(Exception):
+            await self.channel.close()
+        if self._restore_consumer is not None:
+            with contextlib.suppress(Exception):
+                await self._restore_consumer.stop()
+
+    async def extra_readiness(self) -> dict[str, str | None]:
+        """The channel can deliver (SMTP answers a NOOP, or the SNS client exists)."""
+        return {self.channel.name: await self.channel.check()}
+
+    def _create_restore_consumer(self) -> AIOKafkaConsumer:
+        # Not create_consumer(): it substitutes the service's group for
+        # group_id=None, and this consumer must belong to no group — it only
+        # reads assigned partitions from the beginning and never commits.
+        return AIOKafkaConsumer(
+            **connection_options(self.settings),
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+        )
+
+    async def _partition_count(self, topic: str) -> int:
+        async def describe() -> int:
+            described = await self.admin.describe_topics([topic])
+            partitions = described[0].get("partitions", []) if described else []
+            if not partitions:
+                # A topic created a moment ago may not be in the metadata yet.
+                raise RetryableError(
+                    f"topic {topic} does not exist (is KAFKA_CREATE_TOPICS off?)")
+            return len(partitions)
+
+        return await retry_until(describe, what=f"kafka.describe.{topic}",
+                                 deadline_s=TOPIC_WAIT_S, retry_on=(RetryableError,))
+
+    # ------------------------------------------------------------------ dedupe state
+
+    async def _on_assigned(self, assigned: list[TopicPartition]) -> None:
+        """Reload the sent history of the newly assigned decisions partitions."""
+        topic = self.notifier_settings.decisions_topic
+        mine = [tp.partition for tp in assigned if tp.topic == topic]
+        self.ledger.keep_only(mine)
+        try:
+            await self._restore(mine)
+        except Exception as exc:
+            # aiokafka swallows listener errors; handle_batch restores again
+            # (and crashes if it still fails), so nothing is sent unrestored.
+            log_event(log, logging.WARNING, "notifier.sent.restore_failed", error=str(exc))
+
+    async def _restore(self, partitions: Sequence[int]) -> None:
+        async with self._restore_lock:
+            missing = [p for p in partitions if not self.ledger.is_restored(p)]
+            if not missing:
+                return
+            if self._restore_consumer is None:
+                raise RuntimeError("restore consumer not started")
+            started = time.perf_counter()
+            ids = await read_sent_ids(
+                self._restore_consumer, self.notifier_settings.notifier_sent_topic, missing
+            )
+            for partition, event_ids in ids.items():
+                self.ledger.restored(partition, event_ids)
+            log_event(log, logging.INFO, "notifier.sent.restored", partitions=missing,
+                      event_ids=sum(len(v) for v in ids.values()),
+                      seconds=round(time.perf_counter() - started, 3))
+
+    # ------------------------------------------------------------------ the batch
+
+    async def handle_batch(self, records: Sequence[Record]) -> None:
+        """Alert on each alerting decision once; dead-letter poison and undeliverable alerts."""
+        s = self.notifier_settings
+        await self._restore(sorted({record.partition for record in records}))
+        pending: list[asyncio.Future[object]] = []
+        for record in records:
+            try:
+                decision = decode(ProcessedTransaction, record.value)
+            except PoisonMessageError as error:
+                pending.append(await self.dead_letters.send(record, error))
+                continue
+            DECISIONS_SEEN.labels(self.service, decision.fd.outcome.value).inc()
+            if not is_alert(decision, s.alert_outcomes):
+                continue
+            failure = await self._notify_once(record, decision)
+            if failure is not None:
+                pending.append(await self.dead_letters.send(record, failure))
+            # Sending mail is slow compared to polling: count progress as liveness.
+            self.loop.heartbeat = time.monotonic()
+        await asyncio.gather(*pending)
+
+    async def _notify_once(
+        self, record: Record, decision: ProcessedTransaction
+    ) -> PoisonMessageError | None:
+        """Send and record one alert unless already sent; the error to dead-letter, if any."""
+        s = self.notifier_settings
+        channel = self.channel.name
+        if self.ledger.contains(decision.event_id):
+            ALERTS.labels(self.service, channel, "duplicate").inc()
+            log_event(log, logging.INFO, "notifier.alert.duplicate", event_id=decision.event_id,
+                      partition=record.partition, offset=record.offset)
+            return None
+        try:
+            attempts = await deliver(
+                self.channel, format_alert(decision), max_attempts=s.notifier_max_attempts,
+                base_s=s.notifier_backoff_base_s, cap_s=s.notifier_backoff_cap_s,
+                service=self.service,
+            )
+        except DeliveryFailed as exc:
+            ALERTS.labels(self.service, channel, "failed").inc()
+            log_event(log, logging.ERROR, "notifier.alert.failed", event_id=decision.event_id,
+                      attempts=exc.attempts, error=exc.detail[:300])
+            return PoisonMessageError(NOTIFICATION_FAILED, exc.detail)
+        sent = SentRecord.now(decision.event_id, channel, record.topic, record.partition,
+                              record.offset)
+        # Same partition number as the decision: whoever owns that decisions
+        # partition reads exactly this sent partition to restore.
+        await self.producer.send_and_wait(
+            s.notifier_sent_topic, value=encode(sent), key=encode_key(decision.event_id),
+            partition=record.partition,
+        )
+        MESSAGES_PRODUCED.labels(self.service, s.notifier_sent_topic).inc()
+        self.ledger.add(record.partition, decision.event_id)
+        ALERTS.labels(self.service, channel, "sent").inc()
+        log_event(log, logging.INFO, "notifier.alert.sent", event_id=decision.event_id,
+                  channel=channel, attempts=attempts, partition=record.partition,
+                  offset=record.offset)
+        return None

@@ -1,5 +1,6 @@
 """The versioned event contracts, topic names and the bytes codec."""
 
+from fraudstream_shared.events import topics
 from fraudstream_shared.events.codec import MAX_VALUE_BYTES, decode, encode, encode_key
 from fraudstream_shared.events.deadletter import DeadLetter
 from fraudstream_shared.events.decision import (
@@ -24,4 +25,5 @@ __all__ = [
     "decode",
     "encode",
     "encode_key",
+    "topics",
 ]

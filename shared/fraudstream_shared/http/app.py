@@ -70,7 +70,13 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log_event(log, logging.INFO, f"{service}.starting")
-        await worker.start()
+        try:
+            await worker.start()
+        except BaseException:
+            # Release whatever connected before the failure, then fail the start.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(worker.close(), timeout=5.0)
+            raise
         state.task = asyncio.create_task(worker.run(), name=f"{service}-loop")
         state.task.add_done_callback(_loop_done)
         state.ready = True

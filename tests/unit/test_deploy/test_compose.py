@@ -42,7 +42,8 @@ def test_every_long_running_service_has_a_health_check(compose: dict[str, Any]) 
         if service.get("restart") == "no":  # one-shot jobs (e.g. the dashboards import)
             continue
         check = service.get("healthcheck", {})
-        assert check.get("test") and not check.get("disable"), f"{name} has no health check"
+        assert check.get("test"), f"{name} has no health check"
+        assert not check.get("disable"), f"{name} disables its health check"
         assert "stop_grace_period" in service, f"{name} has no stop_grace_period"
         assert "mem_limit" in service, f"{name} has no memory limit"
 
@@ -51,9 +52,8 @@ def test_images_are_pinned(compose: dict[str, Any]) -> None:
     for name, service in compose["services"].items():
         image = service.get("image")
         if image is not None:
-            assert re.search(r":[\w.-]*\d", image) and not image.endswith(":latest"), (
-                f"{name} image {image} is not pinned"
-            )
+            assert re.search(r":[\w.-]*\d", image), f"{name} image {image} has no version"
+            assert not image.endswith(":latest"), f"{name} image {image} is not pinned"
 
 
 def test_dependencies_wait_for_health(compose: dict[str, Any]) -> None:

@@ -6,7 +6,6 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from fraudstream_shared.events import Outcome, Transaction, decode
-
 from scorer.decide import Clock, decide
 from scorer.model import MODEL_NAME
 from scorer.rules import default_rules, evaluate
