@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -28,7 +26,7 @@ from opensearchpy import AsyncOpenSearch
 from fraudstream_shared.events import DeadLetter, ProcessedTransaction, Transaction
 from fraudstream_shared.events.topics import dead_letter_topic
 from tests.conftest import unique_name
-from tests.e2e.processes import REPO, ServiceProcess, free_port
+from tests.e2e.processes import ServiceProcess
 from tests.support.factories import original_sample_transaction
 from tests.support.polling import poll_until
 
@@ -52,30 +50,6 @@ class Pipeline:
     @property
     def dead_letters(self) -> str:
         return dead_letter_topic(self.transactions)
-
-
-@pytest.fixture(scope="module")
-def mailcatcher(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, str]]:
-    """The local SMTP catcher as a real process: (SMTP port, HTTP API URL)."""
-    smtp_port, http_port = free_port(), free_port()
-    directory = tmp_path_factory.mktemp("mail")
-    proc = subprocess.Popen(
-        [sys.executable, "infra/local/mailcatcher.py", "--smtp-port", str(smtp_port),
-         "--http-port", str(http_port), "--dir", str(directory)],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{http_port}"
-    try:
-        for _ in range(100):
-            try:
-                httpx.get(url + "/api/messages", timeout=1)
-                break
-            except httpx.HTTPError:
-                asyncio.run(asyncio.sleep(0.1))
-        yield smtp_port, url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")

@@ -17,13 +17,16 @@ SERVICES = ["producer", "scorer", "notifier", "indexer"]
 
 
 @pytest.fixture
-def service_factory(kafka_bootstrap: str, tmp_path: Path) -> Iterator[type[ServiceProcess]]:
+def service_factory(
+    kafka_bootstrap: str, mailcatcher: tuple[int, str], tmp_path: Path
+) -> Iterator[type[ServiceProcess]]:
     started: list[ServiceProcess] = []
 
     def make(name: str, **env: str) -> ServiceProcess:
         proc = ServiceProcess(
             name,
-            {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "OPENSEARCH_URL": OPENSEARCH_URL, **env},
+            {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "OPENSEARCH_URL": OPENSEARCH_URL,
+             "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(mailcatcher[0]), **env},
             tmp_path,
         )
         started.append(proc)

@@ -23,7 +23,7 @@ from fraudstream_shared.kafka import (
     KafkaWorker,
     Record,
     compacted_topic,
-    connection_options,
+    create_reader,
     dead_letter_spec,
     ensure_topics,
     input_topic,
@@ -104,16 +104,8 @@ class NotifierWorker(KafkaWorker):
         return {self.channel.name: await self.channel.check()}
 
     def _create_restore_consumer(self) -> AIOKafkaConsumer:
-        # Not create_consumer(): it substitutes the service's group for
-        # group_id=None, and this consumer must belong to no group — it only
-        # reads assigned partitions from the beginning and never commits.
-        return AIOKafkaConsumer(
-            **connection_options(self.settings),
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            isolation_level="read_committed",
-        )
+        # In no group: it only reads assigned partitions from the beginning.
+        return create_reader(self.settings)
 
     async def _partition_count(self, topic: str) -> int:
         async def describe() -> int:

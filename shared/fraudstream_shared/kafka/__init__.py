@@ -12,6 +12,7 @@ from fraudstream_shared.kafka.client import (
     create_admin,
     create_consumer,
     create_producer,
+    create_reader,
 )
 from fraudstream_shared.kafka.consumer import BatchConsumerLoop, Record, next_offsets
 from fraudstream_shared.kafka.deadletter import DeadLetterPublisher
@@ -28,6 +29,7 @@ __all__ = [
     "create_admin",
     "create_consumer",
     "create_producer",
+    "create_reader",
     "dead_letter_spec",
     "ensure_topics",
     "input_topic",

@@ -72,6 +72,24 @@ def create_consumer(
     return AIOKafkaConsumer(*topics, **options)
 
 
+def create_reader(settings: ServiceSettings, **overrides: Any) -> AIOKafkaConsumer:
+    """A consumer in no group, for reading assigned partitions (state restore).
+
+    It never commits and reads only committed records, from the earliest
+    offset unless the caller seeks elsewhere.
+    """
+    options = connection_options(settings)
+    options.update(
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+        max_partition_fetch_bytes=PRODUCER_MAX_REQUEST_BYTES,
+    )
+    options.update(overrides)
+    return AIOKafkaConsumer(**options)
+
+
 def create_admin(settings: ServiceSettings) -> AIOKafkaAdminClient:
     """An admin client for creating topics and probing the cluster."""
     return AIOKafkaAdminClient(**connection_options(settings))

@@ -58,6 +58,8 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         for tp in revoked:
             with contextlib.suppress(KeyError):
                 CONSUMER_LAG.remove(self._loop.service, tp.topic, str(tp.partition))
+        for callback in self._loop.on_revoked:
+            await callback(revoked)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         log_event(log, logging.INFO, f"{self._loop.service}.partitions.assigned",
@@ -86,7 +88,10 @@ class BatchConsumerLoop:
         self.service = service
         self.batch_lock = asyncio.Lock()
         self.heartbeat = time.monotonic()
+        # Services hook partition-local state in here (restore on assignment,
+        # drop on revocation); revocation hooks run after the in-flight batch.
         self.on_assigned: list[Callable[[list[TopicPartition]], Awaitable[None]]] = []
+        self.on_revoked: list[Callable[[list[TopicPartition]], Awaitable[None]]] = []
         self._topics = list(topics)
         self._handler = handler
         self._max_records = max_records
