@@ -9,7 +9,8 @@ UV := $(TOOLS)/bin/uv
 UV_VERSION := 0.13.8
 # Never let uv fetch a Python build: use the machine's interpreter.
 export UV_PYTHON_DOWNLOADS := never
-export UV_PYTHON := $(shell command -v python3.11 || command -v $(PYTHON))
+# A version request (not a path): an existing .venv that satisfies it is reused.
+export UV_PYTHON := >=3.11
 STACK := $(PYTHON) infra/local/stack.py
 # Ports of the local infra (stack.py reads the same variables); tests and
 # services find the servers through the two URLs derived from them.
