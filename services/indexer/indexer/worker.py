@@ -12,7 +12,6 @@ from opensearchpy import AsyncOpenSearch
 from fraudstream_shared.events import ProcessedTransaction, decode
 from fraudstream_shared.exceptions import PoisonMessageError, RetryableError
 from fraudstream_shared.kafka import (
-    BatchConsumerLoop,
     KafkaWorker,
     Record,
     dead_letter_spec,
@@ -56,15 +55,8 @@ class IndexerWorker(KafkaWorker):
                 dead_letter_spec(topic, partitions, replication),
             ],
             max_records=settings.indexer_bulk_max_docs,
-        )
-
-    def _create_clients(self) -> None:
-        super()._create_clients()
-        # The base loop polls every 500 ms; the indexer makes that a setting.
-        self.loop = BatchConsumerLoop(
-            self.consumer, [self.settings.decisions_topic], self.handle_batch,
-            service=self.service, max_records=self.settings.indexer_bulk_max_docs,
-            poll_timeout_ms=self.settings.indexer_bulk_max_interval_ms,
+            # The poll timeout bounds how long a partial bulk waits for more.
+            poll_timeout_ms=settings.indexer_bulk_max_interval_ms,
         )
 
     async def on_start(self) -> None:

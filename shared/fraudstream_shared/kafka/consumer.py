@@ -83,6 +83,7 @@ class BatchConsumerLoop:
         service: str,
         max_records: int = 500,
         poll_timeout_ms: int = 500,
+        commit_offsets: bool = True,
     ) -> None:
         self.consumer = consumer
         self.service = service
@@ -96,6 +97,9 @@ class BatchConsumerLoop:
         self._handler = handler
         self._max_records = max_records
         self._poll_timeout_ms = poll_timeout_ms
+        # False when the handler commits offsets itself (inside a Kafka
+        # transaction, together with its output).
+        self._commit_offsets = commit_offsets
         self._stopping = asyncio.Event()
 
     def subscribe(self) -> None:
@@ -133,7 +137,8 @@ class BatchConsumerLoop:
             async with self.batch_lock:
                 started = time.perf_counter()
                 await self._handler(records)
-                await self._commit(records)
+                if self._commit_offsets:
+                    await self._commit(records)
                 PROCESSING_SECONDS.labels(self.service).observe(time.perf_counter() - started)
             BATCH_SIZE.labels(self.service).observe(len(records))
             for tp, batch in batches.items():

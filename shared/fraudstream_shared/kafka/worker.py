@@ -47,12 +47,16 @@ class KafkaWorker:
         input_topics: Sequence[str],
         topics: Sequence[TopicSpec],
         max_records: int = 500,
+        poll_timeout_ms: int = 500,
+        commit_offsets: bool = True,
     ) -> None:
         self.settings = settings
         self.service = settings.service_name
         self._input_topics = list(input_topics)
         self._topics = list(topics)
         self._max_records = max_records
+        self._poll_timeout_ms = poll_timeout_ms
+        self._commit_offsets = commit_offsets
         self._started = False
 
     def _create_clients(self) -> None:
@@ -65,6 +69,7 @@ class KafkaWorker:
         self.loop = BatchConsumerLoop(
             self.consumer, self._input_topics, self.handle_batch,
             service=self.service, max_records=self._max_records,
+            poll_timeout_ms=self._poll_timeout_ms, commit_offsets=self._commit_offsets,
         )
 
     async def start(self) -> None:
