@@ -13,7 +13,7 @@ from fraudstream_shared.events.deadletter import DeadLetter
 from fraudstream_shared.events.topics import dead_letter_topic
 from fraudstream_shared.exceptions import PoisonMessageError
 from fraudstream_shared.logging import log_event
-from fraudstream_shared.metrics import MESSAGES_DEAD_LETTERED
+from fraudstream_shared.metrics import MESSAGES_DEAD_LETTERED, MESSAGES_FAILED
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +31,17 @@ class DeadLetterPublisher:
         self._service = service
 
     async def send(
-        self, record: ConsumerRecord[bytes, bytes], error: PoisonMessageError
+        self,
+        record: ConsumerRecord[bytes, bytes],
+        error: PoisonMessageError,
+        *,
+        producer: AIOKafkaProducer | None = None,
     ) -> asyncio.Future[object]:
-        """Queue ``record`` for its dead-letter topic; await the result to know it is durable."""
+        """Queue ``record`` for its dead-letter topic; await the result to know it is durable.
+
+        ``producer`` overrides the publisher's own, e.g. to dead-letter inside
+        the caller's Kafka transaction.
+        """
         envelope = DeadLetter.wrap(
             service=self._service,
             reason=error.reason,
@@ -57,7 +65,8 @@ class DeadLetterPublisher:
             detail=error.detail[:500],
         )
         MESSAGES_DEAD_LETTERED.labels(self._service, record.topic, error.reason).inc()
-        future: asyncio.Future[object] = await self._producer.send(
+        MESSAGES_FAILED.labels(self._service, "poison").inc()
+        future: asyncio.Future[object] = await (producer or self._producer).send(
             target, value=encode(envelope), key=record.key
         )
         return future

@@ -1,0 +1,121 @@
+"""Apply a rule set to events: lists first, then rules; pure, no clock of its own."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from fraudstream_shared.events import Outcome
+from scorer.ruleset.compiler import Row
+from scorer.ruleset.model import SEVERITY, ExecutionMode, ListKind, RuleSet
+
+
+class DecidedBy(StrEnum):
+    """What settled the outcome."""
+
+    BLOCK_LIST = "block_list"
+    ALLOW_LIST = "allow_list"
+    RULES = "rules"
+    DEFAULT = "default"
+    """No list entry and no rule matched: approve."""
+
+
+@dataclass(frozen=True, slots=True)
+class RuleMatch:
+    """A rule that matched, its outcome and its reason with placeholders filled."""
+
+    rule_id: str
+    outcome: Outcome
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListHit:
+    """An unexpired list entry that matched the event (the value is not repeated: PII)."""
+
+    list_name: str
+    kind: ListKind
+    field: str
+    reason_code: str
+
+
+@dataclass(frozen=True)
+class RuleSetResult:
+    """The decision for one event and how it was reached.
+
+    ``rule_results`` maps the id of every rule that was *evaluated* to
+    ``[outcome]`` when it matched and ``[]`` when it did not. Rules that were not
+    evaluated are absent: disabled rules, rules after the first match in
+    ``FIRST_MATCHED`` mode, and every rule when a list decided.
+    """
+
+    outcome: Outcome
+    rule_results: dict[str, list[Outcome]]
+    matched: tuple[RuleMatch, ...]
+    list_hits: tuple[ListHit, ...]
+    version: str
+    decided_by: DecidedBy
+
+    @property
+    def reasons(self) -> list[str]:
+        """Human-readable reasons: ``list_name: reason_code`` and ``rule_id: reason``."""
+        return ([f"{hit.list_name}: {hit.reason_code}" for hit in self.list_hits]
+                + [f"{match.rule_id}: {match.reason}" for match in self.matched])
+
+
+def _check_now(now: datetime) -> None:
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware (list expiry is compared in UTC)")
+
+
+def evaluate(rule_set: RuleSet, row: Mapping[str, object], now: datetime) -> RuleSetResult:
+    """Decide one event (``row``: variable name → value) at ``now`` (timezone-aware).
+
+    Lists come first: an unexpired block-list entry blocks, else an unexpired
+    allow-list entry approves; either way the rules are skipped. Otherwise the
+    rules decide according to the set's mode; no match approves.
+    """
+    _check_now(now)
+    return _evaluate(rule_set, row, now)
+
+
+def evaluate_batch(rule_set: RuleSet, rows: Sequence[Mapping[str, object]],
+                   now: datetime) -> list[RuleSetResult]:
+    """:func:`evaluate` every row of a batch against the same set at the same instant."""
+    _check_now(now)
+    return [_evaluate(rule_set, row, now) for row in rows]
+
+
+def _evaluate(rule_set: RuleSet, row: Row, now: datetime) -> RuleSetResult:
+    hits: list[ListHit] = []
+    for named in rule_set.lists:
+        entry = named.lookup(named.get_field(row, now), now)
+        if entry is not None:
+            hits.append(ListHit(named.name, named.kind, named.field, entry.reason_code))
+    if hits:
+        # A block entry beats an allow entry: allow lists exist to spare good
+        # customers from rules, not to override a deliberate block.
+        blocked = any(hit.kind is ListKind.BLOCK for hit in hits)
+        return RuleSetResult(
+            Outcome.BLOCK if blocked else Outcome.APPROVE, {}, (), tuple(hits),
+            rule_set.version, DecidedBy.BLOCK_LIST if blocked else DecidedBy.ALLOW_LIST)
+
+    results: dict[str, list[Outcome]] = {}
+    matched: list[RuleMatch] = []
+    outcome = Outcome.APPROVE
+    first_only = rule_set.mode is ExecutionMode.FIRST_MATCHED
+    for rule in rule_set.active_rules:
+        if rule.condition.evaluate(row, now) is not True:
+            results[rule.rule_id] = []
+            continue
+        results[rule.rule_id] = [rule.outcome]
+        matched.append(RuleMatch(rule.rule_id, rule.outcome, rule.render_reason(row, now)))
+        if first_only:
+            outcome = rule.outcome
+            break
+        if SEVERITY[rule.outcome] > SEVERITY[outcome]:
+            outcome = rule.outcome
+    return RuleSetResult(outcome, results, tuple(matched), (), rule_set.version,
+                         DecidedBy.RULES if matched else DecidedBy.DEFAULT)

@@ -1,0 +1,61 @@
+"""Reason templates: text with ``{variable}`` placeholders filled at evaluation.
+
+``{{`` and ``}}`` stand for literal braces. Placeholders are checked at load time
+(a malformed one is a :class:`RuleSetError` with its column); a missing variable
+reads ``null``, and long values are cut (see :func:`values.format_value`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from scorer.ruleset.compiler import Evaluator, Row, check_name, variable_getter
+from scorer.ruleset.errors import RuleSetError, error_at
+from scorer.ruleset.values import format_value
+
+Template = Callable[[Row, datetime], str]
+
+
+def compile_template(text: str) -> Template:
+    """Compile ``text``; raises :class:`RuleSetError` (with the column) when malformed."""
+    parts: list[str | Evaluator] = []
+    literal: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch in "{}" and text[i + 1:i + 2] == ch:
+            literal.append(ch)
+            i += 2
+        elif ch == "}":
+            raise error_at(text, i, "unmatched '}' in reason (write '}}' for a brace)")
+        elif ch == "{":
+            end = text.find("}", i + 1)
+            if end < 0:
+                raise error_at(text, i, "unclosed '{' in reason (write '{{' for a brace)")
+            name = text[i + 1:end].strip()
+            try:
+                check_name(name)
+            except RuleSetError:
+                raise error_at(text, i, f"reason placeholder {{{name}}} is not a variable "
+                                      f"name") from None
+            if literal:
+                parts.append("".join(literal))
+                literal = []
+            parts.append(variable_getter(name))
+            i = end + 1
+        else:
+            literal.append(ch)
+            i += 1
+    if literal:
+        parts.append("".join(literal))
+    if all(isinstance(part, str) for part in parts):
+        fixed = "".join(part for part in parts if isinstance(part, str))
+        return lambda row, now: fixed
+    frozen = tuple(parts)
+
+    def render(row: Row, now: datetime) -> str:
+        return "".join(part if isinstance(part, str) else format_value(part(row, now))
+                       for part in frozen)
+    return render
+
