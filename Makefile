@@ -20,6 +20,18 @@ export KAFKA_BOOTSTRAP_SERVERS ?= 127.0.0.1:$(KAFKA_PORT)
 export OPENSEARCH_URL ?= http://127.0.0.1:$(OPENSEARCH_PORT)
 PYTEST_ARGS ?=
 
+# The AWS CDK toolchain (jsii, aws-cdk-lib, cdk-nag, cfn-lint, checkov) lives in
+# its own venv, pinned by infra/aws/requirements.txt, away from the services' lock.
+CDK_VENV := .local/cdkvenv
+CDK_PY := $(CDK_VENV)/bin/python
+CDK_STAMP := $(CDK_VENV)/.installed
+
+$(CDK_STAMP): infra/aws/requirements.txt
+	@command -v node >/dev/null || { echo "the AWS CDK needs Node.js 18+ on PATH" >&2; exit 1; }
+	$(PYTHON) -m venv $(CDK_VENV)
+	$(CDK_VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/aws/requirements.txt
+	touch $(CDK_STAMP)
+
 .PHONY: help
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "; printf "fraudstream — targets:\n"} \
@@ -65,10 +77,11 @@ up: ## Run the same system with Docker Compose (needs a Docker engine)
 	docker compose up --build
 
 .PHONY: test
-test: install ## Run unit, integration and end-to-end tests (starts and stops the local infra)
+test: install $(CDK_STAMP) ## Run unit, infrastructure, integration and end-to-end tests (starts/stops the local infra)
 	@rm -f .local/started-by-test
 	@mkdir -p .local
-	$(UV) run --frozen pytest tests/unit $(PYTEST_ARGS)
+	$(UV) run --frozen pytest tests/unit --ignore=tests/unit/test_infra_aws $(PYTEST_ARGS)
+	$(CDK_PY) -m pytest tests/unit/test_infra_aws -p no:cacheprovider
 	$(STACK) up --if-needed-record .local/started-by-test
 	@status=0; \
 	  $(UV) run --frozen pytest tests/integration tests/e2e $(PYTEST_ARGS) || status=$$?; \
@@ -77,7 +90,7 @@ test: install ## Run unit, integration and end-to-end tests (starts and stops th
 
 .PHONY: test-unit
 test-unit: install ## Run the unit tests only (no servers needed)
-	$(UV) run --frozen pytest tests/unit $(PYTEST_ARGS)
+	$(UV) run --frozen pytest tests/unit --ignore=tests/unit/test_infra_aws $(PYTEST_ARGS)
 
 .PHONY: lint
 lint: install ## Lint (ruff), type-check (mypy, strict on shared/) and check schema drift
@@ -98,3 +111,16 @@ clean: ## Stop the local infra and delete its data, the venv and caches
 .PHONY: env-example
 env-example: install ## Regenerate .env.example from the settings classes
 	$(UV) run --frozen python tools/env_example.py --write
+
+.PHONY: synth
+synth: $(CDK_STAMP) ## Synthesize the AWS stacks (dev and prod, cdk-nag checked) into infra/aws/cdk.out
+	cd infra/aws && ../../$(CDK_PY) app.py
+
+.PHONY: deploy
+deploy: synth ## Deploy to AWS: make deploy AWS_ENV=dev EMAIL=you@example.com TAG=<image tag>
+	cd infra/aws && npx aws-cdk@2 deploy fraudstream-$(AWS_ENV) --app "../../$(CDK_PY) app.py" \
+	  -c env=$(AWS_ENV) -c fraudstream:$(AWS_ENV):image_tag=$(TAG) --parameters YourEmail=$(EMAIL)
+
+.PHONY: test-infra
+test-infra: $(CDK_STAMP) ## Run the AWS infrastructure tests (CDK assertions, cdk-nag, cfn-lint, checkov)
+	$(CDK_PY) -m pytest tests/unit/test_infra_aws -p no:cacheprovider

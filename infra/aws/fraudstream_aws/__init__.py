@@ -1,0 +1,1 @@
+"""fraudstream on AWS: one CDK stack per environment, one construct per component."""

@@ -1,0 +1,214 @@
+"""The fraudstream stack: wires the components and hands each task role its grants."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, CfnOutput, CfnParameter, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import custom_resources as cr
+from constructs import Construct
+
+from fraudstream_aws.alerts import AlertsTopic
+from fraudstream_aws.config import CONSUMERS, EnvironmentConfig
+from fraudstream_aws.datalake import DataLake
+from fraudstream_aws.kafka import KafkaCluster
+from fraudstream_aws.keys import logs_key
+from fraudstream_aws.monitoring import Monitoring
+from fraudstream_aws.nag import checkov_skip, suppress
+from fraudstream_aws.network import HTTPS, Network
+from fraudstream_aws.search import SearchDomain
+from fraudstream_aws.services import Consumption, ServiceFleet
+
+DLQ = ".dlq"
+SENT = ".notified"
+
+
+class FraudstreamStack(Stack):
+    """Everything fraudstream needs in one account and region, for one environment."""
+
+    def __init__(self, scope: Construct, cid: str, *, config: EnvironmentConfig,
+                 **kwargs: object) -> None:
+        super().__init__(scope, cid, description=f"fraudstream ({config.name})", **kwargs)
+        self.config = config
+        email = CfnParameter(
+            self, "YourEmail", type="String", allowed_pattern=r"[^@\s]+@[^@\s]+",
+            description="Address subscribed to fraud alerts and operational alarms",
+        )
+        key = logs_key(self, "LogsKey")
+        net = Network(self, "Network", config=config, logs_key=key)
+        kafka = KafkaCluster(self, "Kafka", config=config, vpc=net.vpc,
+                             security_group=net.kafka_group, logs_key=key)
+        alerts = AlertsTopic(self, "Alerts", email=email.value_as_string)
+        self.data_lake = DataLake(self, "DataLake", config=config)
+        fleet = ServiceFleet(self, "Services", config=config, vpc=net.vpc, logs_key=key)
+        roles = fleet.task_roles
+        search = SearchDomain(self, "Search", config=config, vpc=net.vpc,
+                              security_group=net.search_group, indexer_role=roles["indexer"],
+                              logs_key=key)
+
+        tx, decisions, labels = (config.transactions_topic, config.decisions_topic,
+                                 config.labels_topic)
+        # Every service creates the topics it owns at start (KAFKA_CREATE_TOPICS=true).
+        kafka.grant(roles["producer"], produce=[tx, labels], create=[tx, labels])
+        kafka.grant(roles["scorer"], consume=[tx], produce=[decisions, tx + DLQ],
+                    create=[tx, decisions, tx + DLQ], groups=["scorer"])
+        kafka.grant(roles["notifier"], consume=[decisions, decisions + SENT],
+                    produce=[decisions + SENT, decisions + DLQ],
+                    create=[decisions, decisions + DLQ, decisions + SENT], groups=["notifier"])
+        kafka.grant(roles["indexer"], consume=[decisions], produce=[decisions + DLQ],
+                    create=[decisions, decisions + DLQ], groups=["indexer"])
+        alerts.grant_publish(roles["notifier"])
+        self._grant_scorer_backend(roles["scorer"])
+
+        bootstrap = self._bootstrap_brokers(kafka)
+        common = {
+            "LOG_LEVEL": config.log_level,
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "KAFKA_SASL_MECHANISM": "OAUTHBEARER",
+            "KAFKA_TOPIC_PARTITIONS": str(config.kafka_partitions),
+            "KAFKA_REPLICATION_FACTOR": str(config.kafka_replication_factor),
+            "KAFKA_CREATE_TOPICS": "true",
+            "SHUTDOWN_TIMEOUT_S": "25",
+        }
+        environments = {
+            "producer": {"TRANSACTIONS_TOPIC": tx, "LABELS_TOPIC": labels},
+            "scorer": {
+                "TRANSACTIONS_TOPIC": tx, "DECISIONS_TOPIC": decisions,
+                "SCORER_BACKEND": config.scorer_backend,
+                "FRAUD_DETECTOR_NAME": config.fraud_detector_name,
+                "FRAUD_DETECTOR_EVENT_NAME": config.fraud_detector_event_name,
+                "FRAUD_DETECTOR_ENTITY_TYPE": config.fraud_detector_entity_type,
+                "SAGEMAKER_ENDPOINT_NAME": config.sagemaker_endpoint_name,
+            },
+            "notifier": {
+                "DECISIONS_TOPIC": decisions, "NOTIFIER_SENT_TOPIC": decisions + SENT,
+                "NOTIFIER_CHANNEL": "sns", "SNS_TOPIC_ARN": alerts.topic.topic_arn,
+                "AWS_REGION": Aws.REGION,
+            },
+            "indexer": {
+                "DECISIONS_TOPIC": decisions, "OPENSEARCH_URL": search.endpoint_url,
+                "OPENSEARCH_INDEX": decisions, "OPENSEARCH_AUTH": "sigv4",
+            },
+        }
+        for svc, env in environments.items():
+            fleet.deploy(svc, security_group=net.service_groups[svc], environment={**common, **env})
+        consumers = {
+            "scorer": Consumption(topic=tx, group="scorer"),
+            "notifier": Consumption(topic=decisions, group="notifier"),
+            "indexer": Consumption(topic=decisions, group="indexer"),
+        }
+        assert set(consumers) == set(CONSUMERS)
+        for svc, consumption in consumers.items():
+            fleet.autoscale(svc, consumption, kafka_cluster_name=kafka.cluster_name)
+        self.monitoring = Monitoring(
+            self, "Monitoring", config=config, topic=alerts.topic,
+            kafka_cluster_name=kafka.cluster_name, services=fleet.services,
+            log_groups=fleet.log_groups, consumers=consumers)
+        if config.bastion:
+            self._bastion(net, search)
+
+        self.fleet, self.kafka, self.search, self.alerts, self.network = (
+            fleet, kafka, search, alerts, net)
+        CfnOutput(self, "DashboardsUrl", value=f"{search.endpoint_url}/_dashboards",
+                  description="Reachable only from inside the VPC (see README)")
+        CfnOutput(self, "OpenSearchAdminRoleArn", value=search.admin_role.role_arn)
+        CfnOutput(self, "AlertsTopicArn", value=alerts.topic.topic_arn)
+        CfnOutput(self, "KafkaBootstrapServers", value=bootstrap)
+        CfnOutput(self, "ClusterName", value=fleet.cluster.cluster_name)
+        for svc, repo in fleet.repositories.items():
+            CfnOutput(self, f"{svc.capitalize()}RepositoryUri", value=repo.repository_uri)
+
+    def _grant_scorer_backend(self, role: iam.IRole) -> None:
+        """Only the backend the scorer is configured for gets a permission."""
+        c = self.config
+        if c.scorer_backend == "frauddetector":
+            role.add_to_principal_policy(iam.PolicyStatement(
+                actions=["frauddetector:GetEventPrediction"],
+                resources=[self.format_arn(service="frauddetector", resource="detector",
+                                           resource_name=c.fraud_detector_name),
+                           self.format_arn(service="frauddetector", resource="event-type",
+                                           resource_name=c.fraud_detector_event_name)]))
+        elif c.scorer_backend == "sagemaker":
+            role.add_to_principal_policy(iam.PolicyStatement(
+                actions=["sagemaker:InvokeEndpoint"],
+                resources=[self.format_arn(service="sagemaker", resource="endpoint",
+                                           resource_name=c.sagemaker_endpoint_name)]))
+
+    def _bootstrap_brokers(self, kafka: KafkaCluster) -> str:
+        """MSK's IAM bootstrap string: CloudFormation has no attribute for it, so ask the API."""
+        call = cr.AwsSdkCall(
+            service="Kafka", action="getBootstrapBrokers",
+            parameters={"ClusterArn": kafka.arn},
+            physical_resource_id=cr.PhysicalResourceId.of(f"{kafka.cluster_name}-bootstrap"),
+            output_paths=["BootstrapBrokerStringSaslIam"],
+        )
+        lookup = cr.AwsCustomResource(
+            self, "KafkaBootstrap", on_create=call, on_update=call,
+            policy=cr.AwsCustomResourcePolicy.from_statements([iam.PolicyStatement(
+                actions=["kafka:GetBootstrapBrokers"], resources=[kafka.arn])]),
+            install_latest_aws_sdk=False,
+        )
+        self._document_custom_resource_lambda()
+        return lookup.get_response_field("BootstrapBrokerStringSaslIam")
+
+    def _document_custom_resource_lambda(self) -> None:
+        provider = self.node.try_find_child("AWS679f53fac002430cb0da5b7982bd2287")
+        if provider is None:
+            return
+        reason = ("CDK's AwsCustomResource provider: a deploy-time Lambda that only calls "
+                  "kafka:GetBootstrapBrokers on this cluster.")
+        suppress(provider, "AwsSolutions-IAM4",
+                 reason + " Its role has AWSLambdaBasicExecutionRole (log writing only).",
+                 applies_to=["Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                             "AWSLambdaBasicExecutionRole"], children=True)
+        suppress(provider, "AwsSolutions-L1",
+                 reason + " CDK pins its runtime; it moves with aws-cdk-lib upgrades.",
+                 children=True)
+        for check, why in (
+            ("CKV_AWS_115", "runs only during deployments; concurrency limits add nothing"),
+            ("CKV_AWS_116", "CloudFormation custom resource: failures surface in the stack"),
+            ("CKV_AWS_117", "calls only the public MSK control-plane API, needs no VPC"),
+            ("CKV_AWS_173", "its environment holds no secrets"),
+        ):
+            checkov_skip(provider, check, reason + " " + why)
+
+    def _bastion(self, net: Network, search: SearchDomain) -> None:
+        """An SSM-only instance (no SSH, no public IP) for port forwarding to the dashboards."""
+        role = iam.Role(self, "BastionRole", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+                        description="Session Manager agent on the port-forwarding bastion")
+        # The Session Manager minimum, spelled out (AmazonSSMManagedInstanceCore has wildcards).
+        # These APIs have no resource-level permissions, so AWS requires Resource "*".
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["ssm:UpdateInstanceInformation", "ssmmessages:CreateControlChannel",
+                     "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel",
+                     "ssmmessages:OpenDataChannel"],
+            resources=["*"]))
+        group = ec2.SecurityGroup(self, "BastionSg", vpc=net.vpc, allow_all_outbound=False,
+                                  description="SSM port-forwarding bastion")
+        group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(HTTPS), "SSM and OpenSearch")
+        host = ec2.Instance(
+            self, "Bastion", vpc=net.vpc, role=role, security_group=group,
+            instance_type=ec2.InstanceType("t3.nano"),
+            machine_image=ec2.MachineImage.latest_amazon_linux2023(),
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            require_imdsv2=True, detailed_monitoring=False, ebs_optimized=True,
+            block_devices=[ec2.BlockDevice(device_name="/dev/xvda",
+                                           volume=ec2.BlockDeviceVolume.ebs(8, encrypted=True))],
+        )
+        net.search_group.add_ingress_rule(group, ec2.Port.tcp(HTTPS),
+                                          "bastion port forwarding to OpenSearch")
+        suppress(host, "AwsSolutions-EC28",
+                 "Dev-only SSM bastion for port forwarding; detailed monitoring adds cost only.")
+        suppress(host, "AwsSolutions-EC29",
+                 "Dev-only SSM bastion holding no data; it is meant to be replaced freely.")
+        suppress(role, "AwsSolutions-IAM5",
+                 "Session Manager's agent APIs (ssm:UpdateInstanceInformation, ssmmessages:*"
+                 "Channel) have no resource-level permissions; AWS requires Resource '*'.",
+                 applies_to=["Resource::*"], children=True)
+        policy = role.node.find_child("DefaultPolicy")
+        checkov_skip(policy, "CKV_AWS_111",
+                     "Session Manager agent actions have no resource-level permissions.")
+        checkov_skip(host, "CKV_AWS_126",
+                     "Dev-only bastion; detailed monitoring adds cost only.")
+        CfnOutput(self, "BastionInstanceId", value=host.instance_id)
