@@ -52,6 +52,9 @@ def _render_default(info: FieldInfo) -> str:
         return ""
     if isinstance(value, SecretStr):
         return ""
+    if isinstance(value, Path):
+        # Bundled files: show where they are in the repository, not on this machine.
+        return str(value.relative_to(REPO)) if value.is_relative_to(REPO) else str(value)
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, list | tuple | set | frozenset):

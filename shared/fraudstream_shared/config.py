@@ -49,8 +49,14 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = Field(
         "127.0.0.1:9092", min_length=1, description="Comma-separated host:port list."
     )
-    kafka_security_protocol: KafkaSecurityProtocol = "PLAINTEXT"
-    kafka_sasl_mechanism: KafkaSaslMechanism | None = None
+    kafka_security_protocol: KafkaSecurityProtocol = Field(
+        "PLAINTEXT", description="SASL_SSL on Amazon MSK (IAM auth over TLS)."
+    )
+    kafka_sasl_mechanism: KafkaSaslMechanism | None = Field(
+        None,
+        description="OAUTHBEARER = MSK IAM: a token signed with the task role's credentials "
+        "(needs SASL_SSL and AWS_REGION); PLAIN/SCRAM need the username and password.",
+    )
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
     kafka_client_id: str | None = Field(None, description="Defaults to the service name.")
@@ -66,6 +72,13 @@ class ServiceSettings(BaseSettings):
     )
     kafka_request_timeout_s: float = Field(30.0, gt=0)
 
+    aws_region: str | None = Field(
+        None,
+        min_length=1,
+        description="AWS region of the MSK cluster and other AWS services (ECS sets it); "
+        "required with KAFKA_SASL_MECHANISM=OAUTHBEARER.",
+    )
+
     @model_validator(mode="after")
     def _sasl_needs_credentials(self) -> ServiceSettings:
         plain = self.kafka_sasl_mechanism in ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
@@ -76,6 +89,18 @@ class ServiceSettings(BaseSettings):
             )
         if self.kafka_sasl_mechanism and not self.kafka_security_protocol.startswith("SASL"):
             raise ValueError("KAFKA_SASL_MECHANISM needs KAFKA_SECURITY_PROTOCOL=SASL_SSL")
+        if self.kafka_sasl_mechanism == "OAUTHBEARER":
+            # The MSK IAM token is a bearer credential: it must never travel in clear.
+            if self.kafka_security_protocol != "SASL_SSL":
+                raise ValueError(
+                    "KAFKA_SASL_MECHANISM=OAUTHBEARER (MSK IAM) needs "
+                    "KAFKA_SECURITY_PROTOCOL=SASL_SSL"
+                )
+            if not self.aws_region:
+                raise ValueError(
+                    "KAFKA_SASL_MECHANISM=OAUTHBEARER (MSK IAM) needs AWS_REGION, "
+                    "the region of the MSK cluster the token is signed for"
+                )
         return self
 
     @property

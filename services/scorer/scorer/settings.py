@@ -1,22 +1,53 @@
 """Settings of the scorer (environment variables, see ``.env.example``)."""
 
+from pathlib import Path
+
 from pydantic import Field
 
 from fraudstream_shared.config import ServiceSettings
 from fraudstream_shared.events import topics
+from scorer.backends.settings import BackendSettings
+
+PACKAGE_DATA = Path(__file__).resolve().parent / "data"
 
 
-class ScorerSettings(ServiceSettings):
-    """The scorer's settings: the common ones plus its own."""
+class ScorerSettings(ServiceSettings, BackendSettings):  # type: ignore[misc]
+    """The scorer's settings: the common ones, the backend options, and its own."""
 
     service_name: str = "scorer"
     http_port: int = Field(8002, ge=1, le=65535)
 
     transactions_topic: str = Field(topics.TRANSACTIONS, min_length=1)
     decisions_topic: str = Field(topics.PROCESSED_TRANSACTIONS, min_length=1)
+    labels_topic: str = Field(topics.TRANSACTION_LABELS, min_length=1)
     scorer_max_batch: int = Field(500, ge=1, le=10_000, description="Records per poll.")
-    block_score: int = Field(900, ge=0, le=1000, description="Score at or above which to block.")
-    review_score: int = Field(700, ge=0, le=1000, description="Score at or above which to review.")
-    large_amount: float = Field(
-        5000.0, gt=0, description="Amounts at or above this are always reviewed."
+
+    scorer_exactly_once: bool = Field(
+        True, description="Decisions, state and offsets in one Kafka transaction per partition."
+    )
+    scorer_commit_interval_ms: int = Field(
+        100, ge=1, le=10_000, description="Longest wait for a batch (= transaction cadence)."
+    )
+    scorer_transaction_timeout_ms: int = Field(
+        10_000, ge=1_000, le=900_000,
+        description="How long readers wait on a killed scorer's open transaction.",
+    )
+
+    scorer_model_path: Path = Field(
+        PACKAGE_DATA / "models", description="Model version folder, or a registry with CURRENT."
+    )
+    scorer_rules_path: Path = Field(
+        PACKAGE_DATA / "rules" / "default.yaml", description="The rule set (hot-reloaded)."
+    )
+    scorer_rules_reload_s: float = Field(
+        2.0, ge=0, description="Minimum seconds between checks of the rules file."
+    )
+    scorer_emit_features: bool = Field(
+        False, description="Add every feature value to fd.features (debugging, tests)."
+    )
+    scorer_lateness_s: float = Field(
+        3600.0, ge=0, description="Out-of-order events this late still update the features."
+    )
+    scorer_state_ttl_s: float = Field(
+        35 * 86400.0, gt=0, description="Entities idle this long are forgotten."
     )

@@ -1,19 +1,41 @@
-"""The scorer's loop: decode, decide, publish, and only then commit."""
+"""The scorer's loop: decode, compute features, score, apply rules, publish — exactly once.
+
+With ``SCORER_EXACTLY_ONCE`` (the default) every poll batch is processed per
+input partition inside one Kafka transaction that holds the decisions, the
+dead letters, the feature-state changelog and the input offsets; downstream
+readers use ``read_committed``. Without it, decisions are published with the
+shared idempotent producer and offsets are committed after the broker acked
+them (at-least-once).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from fraudstream_shared.events import Transaction, decode, encode, encode_key
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError, ProducerFenced
+
+from fraudstream_shared.events import TransactionLabel, decode, encode, encode_key
 from fraudstream_shared.exceptions import PoisonMessageError
-from fraudstream_shared.kafka import KafkaWorker, Record, TopicSpec, dead_letter_spec, input_topic
+from fraudstream_shared.kafka import (
+    KafkaWorker,
+    Record,
+    TopicSpec,
+    compacted_topic,
+    create_reader,
+    dead_letter_spec,
+    input_topic,
+)
+from fraudstream_shared.kafka.transactions import PartitionProducers, rewind_to_committed
 from fraudstream_shared.logging import log_event
-from fraudstream_shared.metrics import MESSAGES_PRODUCED
-from scorer.decide import Clock, decide
-from scorer.rules import default_rules
+from fraudstream_shared.metrics import MESSAGES_FAILED, MESSAGES_PRODUCED
+from scorer.engine import Engine, ScoredBatch
+from scorer.partitions import PartitionState, changelog_topic, restore_partition
 from scorer.settings import ScorerSettings
 
 log = logging.getLogger(__name__)
@@ -24,6 +46,8 @@ class ScorerWorker(KafkaWorker):
 
     def __init__(self, settings: ScorerSettings) -> None:
         n, rf = settings.kafka_topic_partitions, settings.kafka_replication_factor
+        self.scorer_settings = settings
+        self.changelog = changelog_topic(settings.consumer_group)
         super().__init__(
             settings,
             input_topics=[settings.transactions_topic],
@@ -31,32 +55,207 @@ class ScorerWorker(KafkaWorker):
                 input_topic(settings.transactions_topic, n, rf),
                 TopicSpec(settings.decisions_topic, n, rf),
                 dead_letter_spec(settings.transactions_topic, n, rf),
+                TopicSpec(settings.labels_topic, n, rf),
+                compacted_topic(self.changelog, n, rf),
             ],
             max_records=settings.scorer_max_batch,
+            poll_timeout_ms=settings.scorer_commit_interval_ms,
+            commit_offsets=not settings.scorer_exactly_once,
         )
-        self.scorer_settings = settings
-        self.rules = default_rules(settings.block_score, settings.review_score,
-                                   settings.large_amount)
+        self.engine = Engine.from_settings(settings)
+        self.partitions: dict[TopicPartition, PartitionState] = {}
+        self.txn_producers = PartitionProducers(
+            settings, app_id=settings.consumer_group,
+            transaction_timeout_ms=settings.scorer_transaction_timeout_ms,
+        )
+        self._labels_task: asyncio.Task[None] | None = None
+        self._labels_seen = 0
+
+    # -- lifecycle --------------------------------------------------------
+
+    async def on_start(self) -> None:
+        """Hook partition ownership and start following the labels topic."""
+        self.loop.on_assigned.append(self._on_assigned)
+        self.loop.on_revoked.append(self._on_revoked)
+        await self.engine.start()
+        self._labels_task = asyncio.create_task(self._follow_labels(), name="scorer-labels")
+
+    async def on_close(self) -> None:
+        """Stop following labels and release the transactional producers."""
+        if self._labels_task is not None:
+            self._labels_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._labels_task
+        await self.txn_producers.close()
+        await self.engine.close()
+
+    async def extra_readiness(self) -> dict[str, str | None]:
+        """The model and rules are loaded; the label follower is alive."""
+        checks = {"backend": await self.engine.problem()}
+        task = self._labels_task
+        checks["labels"] = (None if task is not None and not task.done()
+                            else "the labels follower is not running")
+        return checks
+
+    # -- partition ownership ---------------------------------------------
+
+    async def _on_assigned(self, assigned: list[TopicPartition]) -> None:
+        new = [tp for tp in assigned if tp not in self.partitions]
+        if not new:
+            return
+        # No batch may run while partitions are being restored: the fetcher may
+        # already hold records for them.
+        async with self.loop.batch_lock:
+            if self.scorer_settings.scorer_exactly_once:
+                # Fence any previous owner first, so what we restore and where we
+                # resume is exactly what was committed.
+                await self.txn_producers.acquire(new)
+            await asyncio.gather(*(self._restore(tp) for tp in new))
+
+    async def _restore(self, tp: TopicPartition) -> None:
+        state = PartitionState(tp, self.engine.new_store())
+        state.restored_records = await restore_partition(
+            self.settings, self.changelog, tp.partition, state.store)
+        committed = await rewind_to_committed(self.consumer, tp)
+        state.next_offset = committed
+        self.partitions[tp] = state
+
+    async def _on_revoked(self, revoked: list[TopicPartition]) -> None:
+        for tp in revoked:
+            self.partitions.pop(tp, None)
+        await self.txn_producers.release(revoked)
+
+    # -- labels -----------------------------------------------------------
+
+    async def _follow_labels(self) -> None:
+        """Count every label (from the beginning of the topic) in the shared merchant risk.
+
+        Merchant risk may only use labels that have arrived: a label counts from
+        its ``labelled_at`` on, never before.
+        """
+        reader = create_reader(self.settings)
+        await reader.start()
+        try:
+            topic = self.scorer_settings.labels_topic
+            partitions = reader.partitions_for_topic(topic) or set()
+            reader.assign([TopicPartition(topic, p) for p in partitions])
+            while True:
+                batches = await reader.getmany(timeout_ms=1000, max_records=5000)
+                for batch in batches.values():
+                    for record in batch:
+                        try:
+                            label = decode(TransactionLabel, record.value)
+                        except PoisonMessageError as error:
+                            log_event(log, logging.WARNING, "scorer.label.invalid",
+                                      partition=record.partition, offset=record.offset,
+                                      reason=error.reason)
+                            continue
+                        self.engine.remember_label(label)
+                        self._labels_seen += 1
+        finally:
+            await reader.stop()
+
+    # -- the batch --------------------------------------------------------
 
     async def handle_batch(self, records: Sequence[Record]) -> None:
-        """Decide every valid record, dead-letter the rest; return once all are acked."""
-        scoring_started = datetime.now(UTC)
-        valid: list[tuple[Record, Transaction]] = []
-        pending: list[asyncio.Future[object]] = []
+        """Decide every record of the batch (or dead-letter it) and make it durable."""
+        by_partition: dict[TopicPartition, list[Record]] = {}
+        for record in records:
+            by_partition.setdefault(TopicPartition(record.topic, record.partition), []).append(
+                record)
+        work = {}
+        for tp, batch in by_partition.items():
+            if tp not in self.partitions:
+                # Revoked while this batch was in flight: the new owner has it.
+                continue
+            fresh = self.partitions[tp].fresh(batch)
+            if fresh:
+                work[tp] = fresh
+        step = (self._transaction if self.scorer_settings.scorer_exactly_once
+                else self._at_least_once)
+        await asyncio.gather(*(step(tp, batch) for tp, batch in work.items()))
+
+    def _state(self, tp: TopicPartition) -> PartitionState:
+        state = self.partitions.get(tp)
+        if state is None:
+            # Records are only handed out for assigned partitions, and assignment
+            # restores state under the batch lock: this would be a bug.
+            raise RuntimeError(f"no state for {tp.topic}:{tp.partition}")
+        return state
+
+    async def _score(self, tp: TopicPartition, records: Sequence[Record]
+                     ) -> tuple[ScoredBatch, list[tuple[Record, PoisonMessageError]]]:
+        state = self._state(tp)
+        started = datetime.now(UTC)
+        valid, poison = [], []
         for record in records:
             try:
-                valid.append((record, decode(Transaction, record.value)))
+                valid.append(decode(self.engine.transaction_model, record.value))
             except PoisonMessageError as error:
-                pending.append(await self.dead_letters.send(record, error))
-        clock = Clock(scoring_started, datetime.now(UTC))
+                poison.append((record, error))
+        scored = await self.engine.decide_batch(valid, state.store, started)
+        return scored, poison
+
+    async def _send_all(self, producer: AIOKafkaProducer, tp: TopicPartition,
+                        scored: ScoredBatch, poison: list[tuple[Record, PoisonMessageError]],
+                        changelog: bool) -> list[asyncio.Future[object]]:
         topic = self.scorer_settings.decisions_topic
-        for _record, tx in valid:
-            decision = decide(tx, self.rules, clock)
-            pending.append(await self.producer.send(
-                topic, value=encode(decision), key=encode_key(tx.entity_id)))
-        # Offsets are committed by the loop only after every decision and
-        # dead letter is acknowledged by the broker.
-        await asyncio.gather(*pending)
-        MESSAGES_PRODUCED.labels(self.service, topic).inc(len(valid))
-        log_event(log, logging.DEBUG, "scorer.batch.decided", decided=len(valid),
-                  dead_lettered=len(records) - len(valid))
+        futures: list[asyncio.Future[object]] = []
+        for decision in scored.decisions:
+            futures.append(await producer.send(
+                topic, value=encode(decision), key=encode_key(decision.entity_id)))
+        for record, error in poison:
+            futures.append(await self.dead_letters.send(record, error, producer=producer))
+        if changelog:
+            for key, value in self._state(tp).changelog_records():
+                futures.append(await producer.send(
+                    self.changelog, key=key, value=value, partition=tp.partition))
+        return futures
+
+    async def _transaction(self, tp: TopicPartition, records: Sequence[Record]) -> None:
+        producer = self.txn_producers.get(tp)
+        scored, poison = await self._score(tp, records)
+        try:
+            async with producer.transaction():
+                futures = await self._send_all(producer, tp, scored, poison, changelog=True)
+                await asyncio.gather(*futures)
+                await producer.send_offsets_to_transaction(
+                    {tp: records[-1].offset + 1}, self.settings.consumer_group)
+        except ProducerFenced:
+            # Another instance owns this partition now; it resumes from the
+            # last commit. Drop ours and let the rebalance catch up with us.
+            log_event(log, logging.WARNING, "scorer.partition.fenced",
+                      topic=tp.topic, partition=tp.partition)
+            self.partitions.pop(tp, None)
+            await self.txn_producers.release([tp])
+            raise
+        except KafkaError as exc:
+            # The transaction was aborted: nothing of it is visible. Re-read the
+            # records and rebuild the state from what was committed.
+            MESSAGES_FAILED.labels(self.service, "transaction").inc()
+            log_event(log, logging.WARNING, "scorer.transaction.aborted", topic=tp.topic,
+                      partition=tp.partition, offset=records[0].offset, error=str(exc))
+            await self._recover(tp)
+            return
+        self._state(tp).next_offset = records[-1].offset + 1
+        self._account(scored, poison)
+
+    async def _recover(self, tp: TopicPartition) -> None:
+        self.partitions.pop(tp, None)
+        await self.txn_producers.release([tp])
+        await self.txn_producers.acquire([tp])
+        await self._restore(tp)
+
+    async def _at_least_once(self, tp: TopicPartition, records: Sequence[Record]) -> None:
+        scored, poison = await self._score(tp, records)
+        futures = await self._send_all(self.producer, tp, scored, poison, changelog=True)
+        await asyncio.gather(*futures)
+        self._state(tp).next_offset = records[-1].offset + 1
+        self._account(scored, poison)
+
+    def _account(self, scored: ScoredBatch,
+                 poison: list[tuple[Record, PoisonMessageError]]) -> None:
+        MESSAGES_PRODUCED.labels(self.service, self.scorer_settings.decisions_topic).inc(
+            len(scored.decisions))
+        log_event(log, logging.DEBUG, "scorer.batch.decided", decided=len(scored.decisions),
+                  dead_lettered=len(poison), seconds=round(time.perf_counter(), 3))

@@ -29,7 +29,7 @@ class Contribution(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     feature: str
-    value: float | None
+    value: float | None = None
     contribution: float
 
 
@@ -58,6 +58,10 @@ class FraudDecision(BaseModel):
     reasons: list[str] = Field(default_factory=list, description="Human-readable reasons.")
     contributions: list[Contribution] = Field(
         default_factory=list, description="Top features with signed contributions."
+    )
+    features: dict[str, float | None] | None = Field(
+        None,
+        description="Every feature the model saw (only when the scorer is asked to emit them).",
     )
     proc_time: int
     ttdf: int

@@ -1,7 +1,9 @@
 """Factories for aiokafka clients configured from :class:`ServiceSettings`.
 
 Every producer is idempotent with ``acks=all``; every consumer commits
-manually and reads only committed transactional data.
+manually and reads only committed transactional data. With
+``KAFKA_SASL_MECHANISM=OAUTHBEARER`` every client authenticates to Amazon MSK
+with an IAM token (:mod:`fraudstream_shared.aws.msk`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
+from fraudstream_shared.aws.msk import MskIamTokenProvider, shared_token_provider
 from fraudstream_shared.config import ServiceSettings
+from fraudstream_shared.exceptions import ConfigError
 
 PRODUCER_MAX_REQUEST_BYTES = 32 * 1024 * 1024
 """Large enough to dead-letter an oversized input together with its envelope."""
@@ -28,13 +32,23 @@ def connection_options(settings: ServiceSettings) -> dict[str, Any]:
     }
     if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
         options["ssl_context"] = ssl.create_default_context()
-    if settings.kafka_sasl_mechanism:
+    if settings.kafka_sasl_mechanism == "OAUTHBEARER":
+        options["sasl_mechanism"] = "OAUTHBEARER"
+        options["sasl_oauth_token_provider"] = msk_token_provider(settings)
+    elif settings.kafka_sasl_mechanism:
         options["sasl_mechanism"] = settings.kafka_sasl_mechanism
         if settings.kafka_sasl_username is not None:
             options["sasl_plain_username"] = settings.kafka_sasl_username
         if settings.kafka_sasl_password is not None:
             options["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
     return options
+
+
+def msk_token_provider(settings: ServiceSettings) -> MskIamTokenProvider:
+    """The MSK IAM token provider for ``AWS_REGION``, shared by the process's clients."""
+    if not settings.aws_region:  # the settings validator already refuses this
+        raise ConfigError("KAFKA_SASL_MECHANISM=OAUTHBEARER (MSK IAM) needs AWS_REGION")
+    return shared_token_provider(settings.aws_region)
 
 
 def create_producer(settings: ServiceSettings, **overrides: Any) -> AIOKafkaProducer:

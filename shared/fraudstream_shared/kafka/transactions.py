@@ -102,4 +102,4 @@ async def rewind_to_committed(consumer: AIOKafkaConsumer, tp: TopicPartition) ->
         await consumer.seek_to_beginning(tp)
         return 0
     consumer.seek(tp, committed)
-    return committed
+    return int(committed)

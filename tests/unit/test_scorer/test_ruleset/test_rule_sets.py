@@ -24,7 +24,8 @@ from scorer.ruleset import (
 )
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-DEFAULT_FILE = Path(__file__).resolve().parents[4] / "services/scorer/scorer/data/rules/default.yaml"
+DEFAULT_FILE = (Path(__file__).resolve().parents[4]
+                / "services/scorer/scorer/data/rules/default.yaml")
 
 RULES = """
   - id: block_high_score

@@ -1,4 +1,4 @@
-"""The first, simple fraud model: a hand-set logistic score over a few signals.
+"""The first, simple fraud model: a hand-set logistic score over a few signals (heuristic).
 
 It exists so the pipeline makes meaningful decisions before a trained model is
 available; the coefficients encode well-known risk signals (large amounts,

@@ -1,0 +1,158 @@
+"""Sliding event-time windows kept as sparse, time-bucketed rings.
+
+A :class:`BucketWindows` holds, for one entity, the count, sum and sum of
+squares of a value per time bucket (a minute or an hour), and running totals
+for several window lengths over the same buckets. Only non-empty buckets are
+stored, in key order, in ``array`` columns (32 bytes per bucket), so memory is
+bounded by the longest window (at most ``max(lengths)`` buckets) and is small
+for quiet entities.
+
+Window semantics: at bucket key ``k`` a window of ``L`` buckets covers the keys
+``k-L+1 … k`` — the current, partial bucket and the ``L-1`` before it. The
+covered span is therefore between ``(L-1)·width`` and ``L·width`` seconds: an
+error of at most one bucket (one minute for 1 h, one hour for 24 h/7 d/30 d).
+
+The totals are maintained incrementally (added on insert, subtracted when a
+bucket leaves a window) and are part of the snapshot, so that a restored ring
+continues bit-for-bit like the one that was never stopped.
+"""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_left
+from typing import Any
+
+NO_HEAD = -(1 << 62)
+"""Head key of a ring that has seen nothing yet."""
+
+BYTES_PER_BUCKET = 32
+"""Memory of one stored bucket: an int64 key and three float64 columns."""
+
+
+class BucketWindows:
+    """Count, sum and sum of squares over several sliding windows of time buckets."""
+
+    __slots__ = ("counts", "head", "keys", "lengths", "lo", "squares", "sums", "totals", "width")
+
+    def __init__(self, width: int, lengths: tuple[int, ...]) -> None:
+        if list(lengths) != sorted(lengths) or not lengths or lengths[0] < 1:
+            raise ValueError("lengths must be ascending and positive")
+        self.width = width
+        self.lengths = lengths
+        self.head = NO_HEAD
+        self.keys = array("q")
+        self.counts = array("d")
+        self.sums = array("d")
+        self.squares = array("d")
+        # Per window: index of its oldest bucket in the columns, and its totals.
+        self.lo = [0] * len(lengths)
+        self.totals = [0.0] * (3 * len(lengths))
+
+    def key(self, epoch_s: float) -> int:
+        """The bucket key of an instant (epoch seconds)."""
+        return int(epoch_s // self.width)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def window(self, index: int, at_key: int) -> tuple[float, float, float]:
+        """``(count, sum, sum of squares)`` of window ``index`` as seen at bucket ``at_key``.
+
+        Pure: the ring is not advanced. For ``at_key`` behind the head (a late
+        event) the totals as of the head are returned.
+        """
+        base = 3 * index
+        count, total, squares = self.totals[base], self.totals[base + 1], self.totals[base + 2]
+        if at_key <= self.head:
+            return count, total, squares
+        edge = at_key - self.lengths[index]
+        keys = self.keys
+        j = self.lo[index]
+        # Subtract, in the same order as advance() would, what leaves the window.
+        while j < len(keys) and keys[j] <= edge:
+            count -= self.counts[j]
+            total -= self.sums[j]
+            squares -= self.squares[j]
+            j += 1
+        return count, total, squares
+
+    def advance(self, to_key: int) -> None:
+        """Move the head to ``to_key``, dropping buckets that left every window."""
+        if to_key <= self.head:
+            return
+        self.head = to_key
+        keys, totals = self.keys, self.totals
+        n = len(keys)
+        for i, length in enumerate(self.lengths):
+            edge = to_key - length
+            j = self.lo[i]
+            base = 3 * i
+            while j < n and keys[j] <= edge:
+                totals[base] -= self.counts[j]
+                totals[base + 1] -= self.sums[j]
+                totals[base + 2] -= self.squares[j]
+                j += 1
+            self.lo[i] = j
+        drop = self.lo[-1]  # the longest window has the oldest bucket
+        if drop:
+            del keys[:drop], self.counts[:drop], self.sums[:drop], self.squares[:drop]
+            self.lo = [j - drop for j in self.lo]
+
+    def add(self, epoch_s: float, value: float, weight: float = 1.0) -> bool:
+        """Add one observation; ``False`` when it is older than the longest window."""
+        k = int(epoch_s // self.width)
+        if k > self.head:
+            self.advance(k)
+        elif k <= self.head - self.lengths[-1]:
+            return False
+        keys = self.keys
+        n = len(keys)
+        inserted = False
+        if n and keys[n - 1] == k:
+            pos = n - 1
+        elif not n or keys[n - 1] < k:
+            pos = n
+            inserted = True
+        else:  # a late observation: find (or make) its bucket
+            pos = bisect_left(keys, k)
+            inserted = keys[pos] != k
+        if inserted:
+            keys.insert(pos, k)
+            self.counts.insert(pos, 0.0)
+            self.sums.insert(pos, 0.0)
+            self.squares.insert(pos, 0.0)
+        self.counts[pos] += weight
+        self.sums[pos] += value
+        self.squares[pos] += value * value
+        totals = self.totals
+        for i, length in enumerate(self.lengths):
+            if k > self.head - length:
+                base = 3 * i
+                totals[base] += weight
+                totals[base + 1] += value
+                totals[base + 2] += value * value
+            elif inserted:  # a new bucket before this window's oldest one
+                self.lo[i] += 1
+        return True
+
+    def to_json(self) -> list[Any]:
+        """A JSON-ready, exact representation (floats round-trip through ``repr``)."""
+        return [self.head, self.lo, self.totals, self.keys.tolist(), self.counts.tolist(),
+                self.sums.tolist(), self.squares.tolist()]
+
+    @classmethod
+    def from_json(cls, width: int, lengths: tuple[int, ...], data: list[Any]) -> BucketWindows:
+        """Rebuild a ring written by :meth:`to_json`."""
+        ring = cls(width, lengths)
+        head, lo, totals, keys, counts, sums, squares = data
+        if len(lo) != len(lengths) or len(totals) != 3 * len(lengths):
+            raise ValueError("snapshot does not match the window lengths")
+        ring.head = int(head)
+        ring.lo = [int(j) for j in lo]
+        ring.totals = [float(x) for x in totals]
+        ring.keys = array("q", keys)
+        ring.counts = array("d", counts)
+        ring.sums = array("d", sums)
+        ring.squares = array("d", squares)
+        return ring

@@ -1,0 +1,135 @@
+"""The embedded model: a LightGBM booster, its calibration and the registry folder.
+
+Registry layout (``services/scorer/models`` by default)::
+
+    models/
+      CURRENT                 the version the scorer loads (one line)
+      <version>/model.txt     LightGBM text model
+      <version>/metadata.json version, feature list, training window, metrics,
+                              calibration table, created_at, data description
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import numpy.typing as npt
+
+from fraudstream_shared.events import Contribution
+from scorer.features import vectorize
+from scorer.model.calibration import Calibration
+
+MODEL_NAME = "fraudstream_lgbm"
+CURRENT = "CURRENT"
+DEFAULT_REGISTRY = Path(__file__).resolve().parents[2] / "models"
+"""``services/scorer/models``: the registry shipped with the scorer."""
+TOP_K = 3
+
+
+def resolve(path: str | Path) -> Path:
+    """A version folder from either itself or a registry root (via its ``CURRENT`` file)."""
+    folder = Path(path)
+    if (folder / "model.txt").is_file():
+        return folder
+    pointer = folder / CURRENT
+    if pointer.is_file():
+        return folder / pointer.read_text().strip()
+    raise FileNotFoundError(f"no model.txt nor {CURRENT} in {folder}")
+
+
+class Model:
+    """A trained, calibrated model; scores a whole batch at once."""
+
+    def __init__(self, booster: lgb.Booster, metadata: Mapping[str, Any]) -> None:
+        self.booster = booster
+        self.metadata = dict(metadata)
+        self.version: str = str(metadata["version"])
+        self.name: str = str(metadata.get("name", MODEL_NAME))
+        self.feature_names: list[str] = list(metadata["features"])
+        self.calibration = Calibration.from_table(metadata["calibration"])
+        if booster.num_feature() != len(self.feature_names):
+            raise ValueError("model.txt and metadata.json disagree on the number of features")
+
+    @classmethod
+    def load(cls, path: str | Path = DEFAULT_REGISTRY) -> Model:
+        """Load a version folder, or the ``CURRENT`` version of a registry."""
+        folder = resolve(path)
+        metadata = json.loads((folder / "metadata.json").read_text())
+        booster = lgb.Booster(model_str=(folder / "model.txt").read_text())
+        return cls(booster, metadata)
+
+    def vectorize(self, rows: Sequence[Mapping[str, float]]) -> npt.NDArray[np.float64]:
+        """The matrix of feature dicts in this model's feature order (NaN for missing)."""
+        if not rows:
+            return np.zeros((0, len(self.feature_names)))
+        return np.array([vectorize(row, self.feature_names) for row in rows], dtype=float)
+
+    def raw(self, matrix: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """Raw margins (log-odds) of a batch."""
+        data = _matrix(matrix, len(self.feature_names))
+        if not len(data):
+            return np.zeros(0)
+        return np.asarray(self.booster.predict(data, raw_score=True), dtype=float)
+
+    def scores(self, matrix: npt.ArrayLike) -> list[int]:
+        """Calibrated 0–1000 scores of a batch (no explanations: cheaper)."""
+        return [int(s) for s in self.calibration.scores_of(self.raw(matrix))]
+
+    def predict_batch(self, matrix: npt.ArrayLike, top_k: int = TOP_K
+                      ) -> tuple[list[int], list[list[Contribution]]]:
+        """Scores and, per row, the ``top_k`` features by absolute signed contribution.
+
+        Contributions are LightGBM's TreeSHAP values (``pred_contrib=True``) in
+        log-odds; per row they sum, with the bias, to the raw margin.
+        """
+        data = _matrix(matrix, len(self.feature_names))
+        if not len(data):
+            return [], []
+        contrib = np.asarray(self.booster.predict(data, pred_contrib=True), dtype=float)
+        raw = contrib.sum(axis=1)
+        scores = [int(s) for s in self.calibration.scores_of(raw)]
+        features = contrib[:, :-1]
+        k = min(top_k, features.shape[1])
+        top = np.argsort(-np.abs(features), axis=1, kind="stable")[:, :k]
+        explanations = [
+            [Contribution(feature=self.feature_names[j], value=_value(data[i, j]),
+                          contribution=round(float(features[i, j]), 4)) for j in top[i]]
+            for i in range(len(data))
+        ]
+        return scores, explanations
+
+    def contributions(self, matrix: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """All TreeSHAP contributions, the last column being the bias."""
+        data = _matrix(matrix, len(self.feature_names))
+        return np.asarray(self.booster.predict(data, pred_contrib=True), dtype=float)
+
+
+def _matrix(matrix: npt.ArrayLike, width: int) -> npt.NDArray[np.float64]:
+    data = np.asarray(matrix, dtype=float)
+    if data.ndim == 1 and data.size == 0:
+        return data.reshape(0, width)
+    if data.ndim != 2 or data.shape[1] != width:
+        raise ValueError(f"expected a matrix with {width} feature columns, got {data.shape}")
+    return data
+
+
+def _value(x: float) -> float | None:
+    return None if math.isnan(x) else round(float(x), 6)
+
+
+def save(booster: lgb.Booster, metadata: Mapping[str, Any], registry: str | Path,
+         promote: bool = True) -> Path:
+    """Write ``<registry>/<version>/`` and, with ``promote``, point ``CURRENT`` at it."""
+    folder = Path(registry) / str(metadata["version"])
+    folder.mkdir(parents=True, exist_ok=True)
+    booster.save_model(str(folder / "model.txt"))
+    (folder / "metadata.json").write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+    if promote:
+        (Path(registry) / CURRENT).write_text(f"{metadata['version']}\n")
+    return folder

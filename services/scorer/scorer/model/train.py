@@ -1,0 +1,189 @@
+"""Train the embedded model: ``python -m scorer.model.train``.
+
+    python -m scorer.model.train --data events.parquet --labels labels.csv \\
+        [--train-start 2018-07-25 --train-days 7 --delay-days 7 --test-days 7] \\
+        --out services/scorer/models
+
+Follows the Handbook's protocol (:mod:`scorer.model.protocol`): features are
+replayed over the whole history with labels applied when they arrive, the
+booster learns from the training window, and the window after the delay is
+the validation data that calibrates the scores (:mod:`scorer.model.calibration`)
+and whose metrics are stored in ``metadata.json``. Hyper-parameters are fixed
+(no early stopping on that window, so its metrics stay honest).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import numpy.typing as npt
+
+from scorer.evaluation.metrics import average_precision, card_precision_at_k, roc_auc
+from scorer.features import FEATURE_NAMES, FeatureStore, replay
+from scorer.model.calibration import Calibration
+from scorer.model.core import DEFAULT_REGISTRY, MODEL_NAME, save
+from scorer.model.data import History, load_history
+from scorer.model.protocol import Protocol, parse_day
+
+PARAMS: dict[str, Any] = {
+    "objective": "binary",
+    "learning_rate": 0.05,
+    "num_leaves": 15,
+    "min_child_samples": 100,
+    "feature_fraction": 0.8,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "lambda_l2": 1.0,
+    "verbose": -1,
+    "deterministic": True,
+    "num_threads": 2,
+}
+ROUNDS = 200
+# Chosen on the Handbook setting's four prequential folds (mean test AUC/AP/CP@100);
+# 31 leaves or 300 rounds scored the same and doubled the artifact's size.
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A history, its protocol and its feature matrix."""
+
+    history: History
+    protocol: Protocol
+    matrix: npt.NDArray[np.float64]
+    feature_seconds: float
+
+
+def prepare(data: str | Path, labels: str | Path, train_start: datetime | None,
+            train_days: int, delay_days: int, test_days: int, lateness_s: float = 3600.0
+            ) -> Prepared:
+    """Load, choose the windows, and replay the features up to the end of the test window."""
+    history = load_history(data, labels, delay_days)
+    if not len(history):
+        raise ValueError("the events file is empty")
+    protocol = Protocol.fit_to(float(history.time.min()), float(history.time.max()),
+                               train_start, train_days, delay_days, test_days)
+    started = time.monotonic()
+    matrix = replay(history.events, history.labels, FeatureStore(lateness_s=lateness_s),
+                    stop_at=protocol.test_end_s)
+    return Prepared(history, protocol, matrix, time.monotonic() - started)
+
+
+def fit(matrix: npt.NDArray[np.float64], y: npt.NDArray[np.bool_], rounds: int = ROUNDS,
+        seed: int = 0, params: dict[str, Any] | None = None,
+        names: Sequence[str] = FEATURE_NAMES) -> lgb.Booster:
+    """A LightGBM binary booster."""
+    chosen = {**PARAMS, **(params or {}), "seed": seed}
+    dataset = lgb.Dataset(matrix, label=y.astype(float), feature_name=list(names),
+                          free_raw_data=True)
+    return lgb.train(chosen, dataset, num_boost_round=rounds)
+
+
+def validation_metrics(raw: npt.NDArray[np.float64], prepared: Prepared,
+                       rows: npt.NDArray[np.bool_]) -> dict[str, float]:
+    """AUC, AP and CP@100 of raw margins on ``rows`` (a mask over the history)."""
+    h, p = prepared.history, prepared.protocol
+    y = h.is_fraud[rows]
+    cp, _ = card_precision_at_k(p.test_day(h.time[rows]), h.customer[rows], y, raw, 100)
+    return {"auc_roc": roc_auc(y, raw), "average_precision": average_precision(y, raw),
+            "card_precision_at_100": cp, "transactions": int(rows.sum()),
+            "frauds": int(y.sum())}
+
+
+def train(prepared: Prepared, rounds: int = ROUNDS, seed: int = 0,
+          params: dict[str, Any] | None = None) -> tuple[lgb.Booster, dict[str, Any]]:
+    """Fit on the training window, calibrate on the validation window; booster and metadata."""
+    h, p = prepared.history, prepared.protocol
+    train_rows = p.train_mask(h.time)
+    valid_rows = p.test_mask(h.time)
+    if not h.is_fraud[train_rows].any():
+        raise ValueError("no fraud in the training window: nothing to learn")
+    if not valid_rows.any() or h.is_fraud[valid_rows].all():
+        raise ValueError("no legitimate transactions in the validation window to calibrate on")
+    started = time.monotonic()
+    booster = fit(prepared.matrix[train_rows], h.is_fraud[train_rows], rounds, seed, params)
+    fit_seconds = time.monotonic() - started
+    raw = np.asarray(booster.predict(prepared.matrix[valid_rows], raw_score=True), dtype=float)
+    calibration = Calibration.fit(raw[~h.is_fraud[valid_rows]])
+    unknown = p.unknown_customers_mask(h.time, h.customer, h.is_fraud)
+    raw_unknown = np.asarray(booster.predict(prepared.matrix[unknown], raw_score=True),
+                             dtype=float)
+    created = datetime.now(UTC)
+    metadata: dict[str, Any] = {
+        "name": MODEL_NAME,
+        "version": f"lgbm-{created:%Y%m%d-%H%M%S}",
+        "created_at": created.isoformat(timespec="seconds"),
+        "algorithm": f"lightgbm {lgb.__version__} binary",
+        "params": {**PARAMS, **(params or {}), "seed": seed, "rounds": rounds},
+        "features": list(FEATURE_NAMES),
+        "protocol": p.describe(),
+        "training": {"transactions": int(train_rows.sum()),
+                     "frauds": int(h.is_fraud[train_rows].sum()),
+                     "feature_seconds": round(prepared.feature_seconds, 1),
+                     "fit_seconds": round(fit_seconds, 1)},
+        "metrics": {
+            "validation_all": validation_metrics(raw, prepared, valid_rows),
+            "validation_handbook": validation_metrics(raw_unknown, prepared, unknown),
+        },
+        "calibration_doc": "score s ⇔ share fpr(s) of legitimate validation transactions "
+                           "score ≥ s; see scorer.model.calibration",
+        "calibration": calibration.table(),
+        "data": h.describe(),
+    }
+    return booster, metadata
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Command-line options (shared with the evaluation)."""
+    parser = argparse.ArgumentParser(prog="python -m scorer.model.train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_data_options(parser)
+    parser.add_argument("--out", type=Path, default=DEFAULT_REGISTRY, help="model registry")
+    parser.add_argument("--rounds", type=int, default=ROUNDS)
+    parser.add_argument("--num-leaves", type=int, default=PARAMS["num_leaves"])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-promote", action="store_true",
+                        help="do not point the registry's CURRENT at the new version")
+    return parser.parse_args(argv)
+
+
+def add_data_options(parser: argparse.ArgumentParser) -> None:
+    """``--data --labels`` and the protocol's windows."""
+    parser.add_argument("--data", type=Path, required=True,
+                        help="events in the transactions contract (.parquet, .jsonl, .csv)")
+    parser.add_argument("--labels", type=Path, required=True,
+                        help="CSV with event_id,label[,labelled_at]")
+    parser.add_argument("--train-start", default=None,
+                        help="YYYY-MM-DD (default: the latest windows that fit the data)")
+    parser.add_argument("--train-days", type=int, default=7)
+    parser.add_argument("--delay-days", type=int, default=7)
+    parser.add_argument("--test-days", type=int, default=7)
+    parser.add_argument("--lateness-s", type=float, default=3600.0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Train, save into the registry and print the validation metrics."""
+    args = parse_args(argv)
+    prepared = prepare(args.data, args.labels, parse_day(args.train_start), args.train_days,
+                       args.delay_days, args.test_days, args.lateness_s)
+    booster, metadata = train(prepared, args.rounds, args.seed,
+                              {"num_leaves": args.num_leaves})
+    folder = save(booster, metadata, args.out, promote=not args.no_promote)
+    for name, values in metadata["metrics"].items():
+        print(f"{name}: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
+                                      for k, v in values.items()), file=sys.stderr)
+    print(f"saved {folder} (features {prepared.feature_seconds:.0f}s, "
+          f"fit {metadata['training']['fit_seconds']}s)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,153 @@
+"""The embedded model: training, registry, calibrated scores and TreeSHAP contributions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fraudstream_shared.events import Transaction, TransactionLabel
+from producer.simulate import main as simulate_main
+from scorer.features import FEATURE_NAMES, compute_offline, replay
+from scorer.model import Calibration, Model, fpr_for_score, save, score_for_fpr
+from scorer.model.data import load_history
+from scorer.model.train import fit
+from scorer.model.train import main as train_main
+
+
+@pytest.fixture(scope="module")
+def synthetic() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(1)
+    matrix = rng.normal(size=(3000, len(FEATURE_NAMES)))
+    matrix[rng.random(matrix.shape) < 0.05] = np.nan
+    signal = np.nan_to_num(matrix[:, 0]) * 2 + np.nan_to_num(matrix[:, 5])
+    y = signal + rng.normal(scale=0.5, size=len(signal)) > 3.0
+    return matrix, y
+
+
+@pytest.fixture(scope="module")
+def model(synthetic: tuple[np.ndarray, np.ndarray], tmp_path_factory: pytest.TempPathFactory
+          ) -> Model:
+    matrix, y = synthetic
+    booster = fit(matrix[:2000], y[:2000], rounds=30)
+    raw = booster.predict(matrix[2000:], raw_score=True)
+    calibration = Calibration.fit(raw[~y[2000:]])
+    metadata = {"version": "test-1", "features": FEATURE_NAMES,
+                "calibration": calibration.table()}
+    registry = tmp_path_factory.mktemp("registry")
+    save(booster, metadata, registry)
+    return Model.load(registry)
+
+
+def test_fpr_mapping_matches_fraud_detector_examples() -> None:
+    assert fpr_for_score(600) == pytest.approx(0.10)
+    assert fpr_for_score(900) == pytest.approx(0.02)
+    assert fpr_for_score(0) == pytest.approx(1.0)
+    for score in (0, 150, 600, 777, 900, 990, 1000):
+        assert score_for_fpr(fpr_for_score(score)) == pytest.approx(score)
+    values = [fpr_for_score(s) for s in range(0, 1001, 5)]
+    assert values == sorted(values, reverse=True)
+
+
+def test_calibration_reaches_its_fpr_on_the_data_it_was_fit_on() -> None:
+    legit = np.random.default_rng(2).normal(size=20_000)
+    calibration = Calibration.fit(legit)
+    scores = calibration.scores_of(legit)
+    for threshold in (600, 900, 950):
+        assert (scores >= threshold).mean() == pytest.approx(fpr_for_score(threshold), rel=0.1)
+
+
+def test_scores_are_0_to_1000_and_monotone_in_the_margin(
+        model: Model, synthetic: tuple[np.ndarray, np.ndarray]) -> None:
+    matrix, _ = synthetic
+    raw = model.raw(matrix)
+    scores = np.array(model.scores(matrix))
+    assert scores.min() >= 0
+    assert scores.max() <= 1000
+    order = np.argsort(raw)
+    assert np.all(np.diff(scores[order]) >= 0)
+
+
+def test_contributions_sum_to_the_margin_and_top_k_is_ordered(
+        model: Model, synthetic: tuple[np.ndarray, np.ndarray]) -> None:
+    matrix, _ = synthetic
+    batch = matrix[:50]
+    np.testing.assert_allclose(model.contributions(batch).sum(axis=1), model.raw(batch),
+                               atol=1e-6)
+    scores, explanations = model.predict_batch(batch, top_k=3)
+    assert scores == model.scores(batch)
+    assert all(len(top) == 3 for top in explanations)
+    first = explanations[0]
+    assert [abs(c.contribution) for c in first] == sorted(
+        (abs(c.contribution) for c in first), reverse=True)
+    assert {c.feature for top in explanations for c in top} <= set(FEATURE_NAMES)
+
+
+def test_vectorize_uses_the_model_feature_order(model: Model) -> None:
+    matrix = model.vectorize([{"tx_amount": 5.0}, {}])
+    assert matrix.shape == (2, len(FEATURE_NAMES))
+    assert matrix[0, model.feature_names.index("tx_amount")] == 5.0
+    assert model.predict_batch(np.zeros((0, len(FEATURE_NAMES)))) == ([], [])
+
+
+def test_wrong_width_is_rejected(model: Model) -> None:
+    with pytest.raises(ValueError, match="feature columns"):
+        model.raw(np.zeros((1, 3)))
+
+
+@pytest.fixture(scope="module")
+def tiny_history(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("hb")
+    events, labels = folder / "events.csv", folder / "labels.csv"
+    simulate_main(["--preset", "handbook", "--days", "40", "--customers", "150",
+                   "--terminals", "300", "--out", str(events), "--labels", str(labels),
+                   "--seed", "4"])
+    return events, labels
+
+
+def test_file_loader_replays_like_the_serving_code(tiny_history: tuple[Path, Path]) -> None:
+    events_path, labels_path = tiny_history
+    history = load_history(events_path, labels_path, delay_days=7)
+    import csv
+
+    with events_path.open() as f:
+        rows = list(csv.DictReader(f))
+    txs = [Transaction.model_validate({**r, "transaction_amt": float(r["transaction_amt"]),
+                                       "billing_latitude": float(r["billing_latitude"]),
+                                       "billing_longitude": float(r["billing_longitude"])})
+           for r in rows]
+    with labels_path.open() as f:
+        label_rows = {r["event_id"]: r for r in csv.DictReader(f)}
+    labels = [TransactionLabel(event_id=t.event_id, entity_id=t.entity_id,
+                               label=label_rows[t.event_id]["label"],  # type: ignore[arg-type]
+                               labelled_at=label_rows[t.event_id]["labelled_at"],
+                               merchant_id=t.merchant_id) for t in txs]
+    by_id = {t.event_id: i for i, t in enumerate(txs)}
+    expected, _ = compute_offline(txs, labels)
+    order = [by_id[e] for e in history.event_id]
+    np.testing.assert_array_equal(replay(history.events, history.labels), expected[order])
+
+
+def test_train_cli_writes_a_loadable_registry_version(tiny_history: tuple[Path, Path],
+                                                      tmp_path: Path) -> None:
+    events_path, labels_path = tiny_history
+    assert train_main(["--data", str(events_path), "--labels", str(labels_path),
+                       "--train-start", "2018-04-10", "--out", str(tmp_path),
+                       "--rounds", "20"]) == 0
+    version = (tmp_path / "CURRENT").read_text().strip()
+    metadata = json.loads((tmp_path / version / "metadata.json").read_text())
+    assert metadata["features"] == FEATURE_NAMES
+    assert metadata["protocol"]["test_start"] == "2018-04-24"
+    assert 0.5 < metadata["metrics"]["validation_all"]["auc_roc"] <= 1.0
+    loaded = Model.load(tmp_path)
+    assert loaded.version == version
+
+
+def test_shipped_default_model_loads() -> None:
+    model = Model.load()
+    assert model.feature_names == FEATURE_NAMES
+    scores, explanations = model.predict_batch(np.full((2, len(FEATURE_NAMES)), np.nan))
+    assert all(0 <= s <= 1000 for s in scores)
+    assert len(explanations) == 2
