@@ -154,11 +154,11 @@ async def mails(pipeline: Pipeline) -> list[dict[str, Any]]:
 
 
 def blocked_event(**overrides: Any) -> dict[str, Any]:
-    """An event the first scorer blocks: a large foreign online purchase at night."""
-    night = datetime.now(UTC).replace(hour=3, tzinfo=None).isoformat("T")
+    """An event the default rule set always blocks: its e-mail is on the block list."""
     return original_sample_transaction(
         event_id=str(uuid.uuid4()), transaction_amt=9500, transaction_currency="egp",
-        product_category="shopping_net", event_time=night, **overrides)
+        product_category="shopping_net", email_address="chargeback.ring@example.invalid",
+        **overrides)
 
 
 async def test_simulated_transactions_are_each_decided_indexed_and_alerted_once(

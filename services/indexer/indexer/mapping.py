@@ -30,7 +30,7 @@ LONG: dict[str, Any] = {"type": "long"}
 INTEGER: dict[str, Any] = {"type": "integer"}
 DOUBLE: dict[str, Any] = {"type": "double"}
 
-KNOWN_MODEL_SCORES = ("fraudstream_heuristic", "fraudstream")
+KNOWN_MODEL_SCORES = ("fraudstream",)
 """Model names mapped explicitly, so dashboards can use them before any data arrives:
 the scorer's current heuristic model and the name reserved for a trained one."""
 

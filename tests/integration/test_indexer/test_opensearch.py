@@ -50,7 +50,7 @@ async def test_template_maps_dates_geo_points_keywords_and_new_fields(
     assert fd["outcome"]["type"] == "keyword"
     assert fd["scored_at"]["type"] == "date"
     assert fd["ttdf"]["type"] == "long"
-    assert fd["model_scores"]["properties"]["fraudstream_heuristic"]["type"] == "integer"
+    assert fd["model_scores"]["properties"]["fraudstream"]["type"] == "integer"
     assert fd["model_scores"]["properties"]["fraudstream"]["type"] == "integer"
     assert fd["rule_results"]["properties"]["high_score"]["type"] == "keyword"
     assert fd["contributions"]["properties"]["feature"]["type"] == "keyword"
@@ -90,7 +90,7 @@ async def test_a_document_that_violates_the_mapping_is_rejected_and_the_rest_ind
 
     assert [position for position, _ in rejected] == [2]
     assert "mapper_parsing_exception" in rejected[0][1]
-    assert "fd.model_scores.fraudstream_heuristic" in rejected[0][1]
+    assert "fd.model_scores.fraudstream" in rejected[0][1]
     assert await _count(opensearch_client, index_name) == 5
 
 

@@ -123,7 +123,7 @@ async def test_rejected_and_poison_records_are_dead_lettered_and_the_rest_indexe
     good = [decision_payload() for _ in range(10)]
     # Valid for the contract (an unbounded int) but too large for the integer mapping.
     too_large = decision_payload()
-    too_large["fd"]["model_scores"] = {"fraudstream_heuristic": 10**12}
+    too_large["fd"]["model_scores"] = {"fraudstream": 10**12}
     values = [(p["entity_id"], json.dumps(p).encode()) for p in good]
     values.insert(4, (too_large["entity_id"], json.dumps(too_large).encode()))
     values.insert(8, ("someone", b"{not json"))
@@ -137,7 +137,7 @@ async def test_rejected_and_poison_records_are_dead_lettered_and_the_rest_indexe
     by_reason = {letter.reason: letter for letter in letters}
     assert set(by_reason) == {"index_rejected", "invalid_json"}
     rejected = by_reason["index_rejected"]
-    assert "fd.model_scores.fraudstream_heuristic" in rejected.error
+    assert "fd.model_scores.fraudstream" in rejected.error
     assert rejected.source_topic == topic
     assert json.loads(rejected.original_value() or b"")["event_id"] == too_large["event_id"]
     assert by_reason["invalid_json"].original_value() == b"{not json"

@@ -16,7 +16,7 @@ def decision_payload(*, outcome: str = "approve", score: int = 120,
     payload = original_sample_transaction(event_id=str(uuid.uuid4()))
     payload["fd"] = {
         "outcome": outcome,
-        "model_scores": {"fraudstream_heuristic": score},  # the scorer's model name
+        "model_scores": {"fraudstream": score},  # the scorer's model name
         "rule_results": {"high_score": ["block"] if outcome == "block" else [],
                          "low_score": ["approve"] if outcome == "approve" else []},
         "model_version": "m-2026-11-01",

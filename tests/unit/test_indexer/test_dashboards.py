@@ -57,7 +57,7 @@ def test_every_field_a_visualisation_references_is_mapped_and_aggregatable() -> 
     mapping = _mapping()
     referenced = set().union(*(_referenced_fields(obj) for obj in _objects()))
     assert {"fd.outcome", "transaction_amt", "fd.ttdf", "billing_state", "billing_location",
-            "fd.model_scores.fraudstream_heuristic", "event_time",
+            "fd.model_scores.fraudstream", "event_time",
             "transaction_currency"} <= referenced
     missing = sorted(field for field in referenced if field not in mapping)
     assert missing == []

@@ -34,7 +34,7 @@ def test_field_types_are_json_ready() -> None:
     assert document["event_time"].endswith("Z")
     assert document["fd"]["scored_at"].endswith("Z")
     assert document["fd"]["outcome"] == "block"
-    assert document["fd"]["model_scores"] == {"fraudstream_heuristic": 910}
+    assert document["fd"]["model_scores"] == {"fraudstream": 910}
     assert document["fd"]["rule_results"]["high_score"] == ["block"]
     assert document["fd"]["contributions"][0]["feature"] == "amount_zscore"
     assert isinstance(document["transaction_amt"], float)
