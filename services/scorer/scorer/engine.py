@@ -33,7 +33,7 @@ from scorer.backends import (
 from scorer.backends.base import most_severe
 from scorer.features import FEATURE_NAMES, FeatureStore, merchant_key
 from scorer.features.store import MERCHANT_RISK_NAMES, TxEvent
-from scorer.features.store import _merchant_risk as merchant_risk_row
+from scorer.features.store import merchant_risk as merchant_risk_row
 from scorer.model import Model
 from scorer.ruleset import RuleSetLoader, RuleSetResult, evaluate_batch
 

@@ -92,7 +92,8 @@ class HandbookData:
     @property
     def fraud(self) -> npt.NDArray[np.bool_]:
         """True for fraudulent transactions."""
-        return self.scenario != LEGIT
+        fraud: npt.NDArray[np.bool_] = self.scenario != LEGIT
+        return fraud
 
     def __len__(self) -> int:
         return len(self.time)

@@ -2,7 +2,7 @@
 
     python -m scorer.evaluation --data events.parquet --labels labels.csv \\
         [--train-start 2018-07-25 --train-days 7 --delay-days 7 --test-days 7] \\
-        --model services/scorer/models --out reports/
+        --model services/scorer/scorer/data/models --out reports/
 
 Replays the features over the history (labels at arrival), scores the test
 window of the protocol and writes ``report.md``, ``report.json``, ``roc.png``

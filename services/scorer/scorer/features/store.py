@@ -372,6 +372,11 @@ def _entity_features(state: FeatureState | None, t: float, amount: float) -> lis
     return [*out, since, ratio, z]
 
 
+def merchant_risk(state: FeatureState | None, t: float, known: bool) -> list[float]:
+    """The merchant-risk features (``MERCHANT_RISK_NAMES``) from a merchant's label state at ``t``."""
+    return _merchant_risk(state, t, known)
+
+
 def _merchant_risk(state: FeatureState | None, t: float, known: bool) -> list[float]:
     if not known:
         return [NAN] * len(MERCHANT_RISK_NAMES)

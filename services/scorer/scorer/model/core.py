@@ -1,6 +1,6 @@
 """The embedded model: a LightGBM booster, its calibration and the registry folder.
 
-Registry layout (``services/scorer/models`` by default)::
+Registry layout (``services/scorer/scorer/data/models`` by default)::
 
     models/
       CURRENT                 the version the scorer loads (one line)
@@ -27,8 +27,8 @@ from scorer.model.calibration import Calibration
 
 MODEL_NAME = "fraudstream_lgbm"
 CURRENT = "CURRENT"
-DEFAULT_REGISTRY = Path(__file__).resolve().parents[2] / "models"
-"""``services/scorer/models``: the registry shipped with the scorer."""
+DEFAULT_REGISTRY = Path(__file__).resolve().parents[1] / "data" / "models"
+"""``scorer/data/models``: the registry shipped inside the scorer package (so in its image)."""
 TOP_K = 3
 
 

@@ -12,6 +12,7 @@ the producer publishes one per transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -139,4 +140,4 @@ def load_history(events_path: str | Path, labels_path: str | Path,
 
 
 def _iso(epoch_s: float) -> str:
-    return str(pd.Timestamp(epoch_s, unit="s", tz="UTC").isoformat())
+    return datetime.fromtimestamp(epoch_s, UTC).isoformat(timespec="milliseconds")

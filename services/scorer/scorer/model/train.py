@@ -2,7 +2,7 @@
 
     python -m scorer.model.train --data events.parquet --labels labels.csv \\
         [--train-start 2018-07-25 --train-days 7 --delay-days 7 --test-days 7] \\
-        --out services/scorer/models
+        --out services/scorer/scorer/data/models
 
 Follows the Handbook's protocol (:mod:`scorer.model.protocol`): features are
 replayed over the whole history with labels applied when they arrive, the
