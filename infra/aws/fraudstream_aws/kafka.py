@@ -18,6 +18,7 @@ from constructs import Construct
 
 from fraudstream_aws.config import EnvironmentConfig
 from fraudstream_aws.keys import customer_key, log_group
+from fraudstream_aws.nag import suppress
 
 
 class KafkaCluster(Construct):
@@ -107,11 +108,14 @@ class KafkaCluster(Construct):
         return self._scoped("group", group)
 
     def grant(self, role: iam.IRole, *, produce: Sequence[str] = (), consume: Sequence[str] = (),
-              create: Sequence[str] = (), groups: Sequence[str] = ()) -> None:
+              create: Sequence[str] = (), groups: Sequence[str] = (),
+              transactional_ids: Sequence[str] = ()) -> None:
         """Give ``role`` exactly the Kafka data-plane rights it needs, one statement per kind.
 
         Produce is idempotent (``acks=all``, idempotence on), hence
-        ``WriteDataIdempotently`` on the cluster.
+        ``WriteDataIdempotently`` on the cluster. ``transactional_ids`` are
+        prefixes (``scorer-transactions-``): a transactional producer per input
+        partition appends the partition number.
         """
         cluster_actions = ["kafka-cluster:Connect", "kafka-cluster:DescribeCluster"]
         if produce:
@@ -138,3 +142,16 @@ class KafkaCluster(Construct):
             role.add_to_principal_policy(iam.PolicyStatement(
                 actions=["kafka-cluster:DescribeGroup", "kafka-cluster:AlterGroup"],
                 resources=[self.group_arn(g) for g in groups]))
+        if transactional_ids:
+            role.add_to_principal_policy(iam.PolicyStatement(
+                actions=["kafka-cluster:DescribeTransactionalId",
+                         "kafka-cluster:AlterTransactionalId"],
+                resources=[self._scoped("transactional-id", prefix + "*")
+                           for prefix in transactional_ids]))
+            suppress(role, "AwsSolutions-IAM5",
+                     "Transactional ids are <prefix><input partition>: one producer per "
+                     "partition, so the ARN ends in '*' after a fixed service prefix, in "
+                     "this cluster only.",
+                     applies_to=[{"regex": "/^Resource::arn:<AWS::Partition>:kafka:<AWS::Region>:"
+                                           "<AWS::AccountId>:transactional-id\\/.*\\*$/g"}],
+                     children=True)

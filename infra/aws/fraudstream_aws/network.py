@@ -64,6 +64,15 @@ class Network(Construct):
                                   "AWS APIs via VPC endpoints and the S3 gateway")
         indexer = self.service_groups["indexer"]
         self.search_group.add_ingress_rule(indexer, ec2.Port.tcp(HTTPS), "indexer to OpenSearch")
+        # The deploy-time Dashboards import (a Lambda in the VPC): OpenSearch, and HTTPS out
+        # for CloudFormation's pre-signed S3 response URL (S3 gateway endpoint or NAT).
+        self.dashboards_import_group = self._group("DashboardsImportSg",
+                                                   "deploy-time Dashboards import function")
+        self.search_group.add_ingress_rule(self.dashboards_import_group, ec2.Port.tcp(HTTPS),
+                                           "Dashboards import to OpenSearch")
+        self.dashboards_import_group.add_egress_rule(
+            ec2.Peer.any_ipv4(), ec2.Port.tcp(HTTPS),
+            "OpenSearch and the CloudFormation response URL (S3)")
 
         self.vpc.add_gateway_endpoint("S3", service=ec2.GatewayVpcEndpointAwsService.S3)
         for name, service in (

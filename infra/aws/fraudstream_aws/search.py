@@ -1,11 +1,12 @@
 """The OpenSearch domain: in the VPC, fine-grained access control, TLS 1.2+, KMS at rest.
 
-Access is IAM only. The domain access policy names two principals — the
-indexer's task role and an admin role — and no ``*``; fine-grained access
-control's master user is that admin role. An internal master user with a
-password would be useless here: the domain access policy rejects unsigned
-(basic-auth) requests before fine-grained access control sees them, so every
-client signs with SigV4 (see README, "Reaching the dashboards").
+Access is IAM only. The domain access policy names three principals — the
+indexer's task role and an admin role (HTTP verbs on the domain), and the
+deploy-time Dashboards import role (GET/POST under ``/_dashboards`` only) — and
+no ``*``; fine-grained access control's master user is that admin role. An
+internal master user with a password would be useless here: the domain access
+policy rejects unsigned (basic-auth) requests before fine-grained access control
+sees them, so every client signs with SigV4 (see README, "Reaching the dashboards").
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from fraudstream_aws.nag import suppress
 TLS_POLICY = "Policy-Min-TLS-1-2-PFS-2023-10"
 """TLS 1.2 minimum with forward secrecy (newer than Policy-Min-TLS-1-2-2019-07)."""
 
+IMPORT_HTTP_ACTIONS = ["es:ESHttpGet", "es:ESHttpPost"]
+"""The Dashboards import reads and posts saved objects under ``/_dashboards`` only."""
+
 INDEXER_HTTP_ACTIONS = [
     "es:ESHttpDelete", "es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut",
 ]
@@ -38,7 +42,7 @@ class SearchDomain(Construct):
 
     def __init__(self, scope: Construct, cid: str, *, config: EnvironmentConfig,
                  vpc: ec2.IVpc, security_group: ec2.ISecurityGroup,
-                 indexer_role: iam.IRole, logs_key: kms.IKey) -> None:
+                 indexer_role: iam.IRole, import_role: iam.IRole, logs_key: kms.IKey) -> None:
         super().__init__(scope, cid)
         self.domain_name = f"{config.stack_name}-search"
         self.key = customer_key(self, "Key", "fraudstream OpenSearch data at rest")
@@ -65,6 +69,8 @@ class SearchDomain(Construct):
                 }],
             }),
         )
+        domain_arn = (f"arn:{Aws.PARTITION}:es:{Aws.REGION}:{Aws.ACCOUNT_ID}:domain/"
+                      f"{self.domain_name}")
         subnets = vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED).subnet_ids
         dedicated = config.opensearch_master_instance_type is not None
         self.domain = opensearch.CfnDomain(
@@ -110,8 +116,12 @@ class SearchDomain(Construct):
                     "Effect": "Allow",
                     "Principal": {"AWS": [indexer_role.role_arn, self.admin_role.role_arn]},
                     "Action": INDEXER_HTTP_ACTIONS,
-                    "Resource": f"arn:{Aws.PARTITION}:es:{Aws.REGION}:{Aws.ACCOUNT_ID}:domain/"
-                                f"{self.domain_name}/*",
+                    "Resource": f"{domain_arn}/*",
+                }, {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": [import_role.role_arn]},
+                    "Action": IMPORT_HTTP_ACTIONS,
+                    "Resource": f"{domain_arn}/_dashboards/*",
                 }],
             },
         )
@@ -127,11 +137,23 @@ class SearchDomain(Construct):
                      "prod sets opensearch_master_instance_type (3 dedicated masters).")
         self.grant_http(indexer_role)
         self.grant_http(self.admin_role)
+        self.grant_dashboards_import(import_role)
 
     @property
     def endpoint_url(self) -> str:
         """``https://<vpc endpoint>`` for ``OPENSEARCH_URL``."""
         return f"https://{self.domain.attr_domain_endpoint}"
+
+    def grant_dashboards_import(self, role: iam.IRole) -> None:
+        """Allow ``role`` GET and POST under ``/_dashboards`` of this domain, nothing else."""
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=IMPORT_HTTP_ACTIONS, resources=[f"{self.domain.attr_arn}/_dashboards/*"]))
+        suppress(role, "AwsSolutions-IAM5",
+                 "<domain ARN>/_dashboards/* names the Dashboards API paths of this domain "
+                 "only (the saved-objects import); nothing outside the domain matches.",
+                 applies_to=[{"regex": "/^Resource::<SearchDomain[A-Za-z0-9]*\\.Arn>"
+                                       "\\/_dashboards\\/\\*$/g"}],
+                 children=True)
 
     def grant_http(self, role: iam.IRole) -> None:
         """Allow ``role`` the HTTP verbs on this domain's paths only."""

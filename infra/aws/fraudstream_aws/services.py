@@ -45,6 +45,57 @@ HEALTH_CHECK = [
 
 
 @dataclass(frozen=True)
+class Endpoints:
+    """Where the AWS resources the services talk to are (deploy-time values)."""
+
+    region: str
+    kafka_bootstrap: str
+    opensearch_url: str
+    alerts_topic_arn: str
+
+
+def task_environments(config: EnvironmentConfig, endpoints: Endpoints, *,
+                      sent_suffix: str) -> dict[str, dict[str, str]]:
+    """Each service's container environment: only names its settings class reads.
+
+    ``tests/unit/test_infra_aws/test_environments.py`` checks every name
+    against the settings fields, so a typo fails the build instead of being
+    silently ignored by pydantic-settings at run time.
+    """
+    tx, decisions, labels = (config.transactions_topic, config.decisions_topic,
+                             config.labels_topic)
+    common = {
+        "LOG_LEVEL": config.log_level,
+        "AWS_REGION": endpoints.region,
+        "KAFKA_BOOTSTRAP_SERVERS": endpoints.kafka_bootstrap,
+        # MSK IAM: a SigV4-signed OAUTHBEARER token from the task role, over TLS only.
+        "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "KAFKA_SASL_MECHANISM": "OAUTHBEARER",
+        "KAFKA_TOPIC_PARTITIONS": str(config.kafka_partitions),
+        "KAFKA_REPLICATION_FACTOR": str(config.kafka_replication_factor),
+        "KAFKA_CREATE_TOPICS": "true",
+        "SHUTDOWN_TIMEOUT_S": str(STOP_TIMEOUT_S - 5),
+    }
+    scorer = {"TRANSACTIONS_TOPIC": tx, "DECISIONS_TOPIC": decisions, "LABELS_TOPIC": labels,
+              "SCORER_BACKEND": config.scorer_backend}
+    if config.scorer_backend == "frauddetector":
+        scorer |= {"FRAUDDETECTOR_DETECTOR_ID": config.fraud_detector_name,
+                   "FRAUDDETECTOR_EVENT_TYPE": config.fraud_detector_event_name,
+                   "FRAUDDETECTOR_ENTITY_TYPE": config.fraud_detector_entity_type}
+    elif config.scorer_backend == "sagemaker":
+        scorer |= {"SAGEMAKER_ENDPOINT_NAME": config.sagemaker_endpoint_name}
+    own = {
+        "producer": {"TRANSACTIONS_TOPIC": tx, "LABELS_TOPIC": labels},
+        "scorer": scorer,
+        "notifier": {"DECISIONS_TOPIC": decisions, "NOTIFIER_SENT_TOPIC": decisions + sent_suffix,
+                     "NOTIFIER_CHANNEL": "sns", "SNS_TOPIC_ARN": endpoints.alerts_topic_arn},
+        "indexer": {"DECISIONS_TOPIC": decisions, "OPENSEARCH_INDEX": decisions,
+                    "OPENSEARCH_URL": endpoints.opensearch_url, "OPENSEARCH_AUTH": "sigv4"},
+    }
+    return {svc: {**common, **own[svc]} for svc in SERVICES}
+
+
+@dataclass(frozen=True)
 class Consumption:
     """What a consumer reads and in which group: the dimensions of its lag metric."""
 

@@ -10,6 +10,7 @@ from constructs import Construct
 
 from fraudstream_aws.alerts import AlertsTopic
 from fraudstream_aws.config import CONSUMERS, EnvironmentConfig
+from fraudstream_aws.dashboards import DashboardsImport, import_role
 from fraudstream_aws.datalake import DataLake
 from fraudstream_aws.kafka import KafkaCluster
 from fraudstream_aws.keys import logs_key
@@ -17,9 +18,11 @@ from fraudstream_aws.monitoring import Monitoring
 from fraudstream_aws.nag import checkov_skip, suppress
 from fraudstream_aws.network import HTTPS, Network
 from fraudstream_aws.search import SearchDomain
-from fraudstream_aws.services import Consumption, ServiceFleet
+from fraudstream_aws.services import Consumption, Endpoints, ServiceFleet, task_environments
 
 DLQ = ".dlq"
+SCORER_GROUP = "scorer"
+"""The scorer's consumer group (= its service name): it names its changelog and transactions."""
 SENT = ".notified"
 
 
@@ -42,16 +45,26 @@ class FraudstreamStack(Stack):
         self.data_lake = DataLake(self, "DataLake", config=config)
         fleet = ServiceFleet(self, "Services", config=config, vpc=net.vpc, logs_key=key)
         roles = fleet.task_roles
+        importer = import_role(self, "DashboardsImportRole")
         search = SearchDomain(self, "Search", config=config, vpc=net.vpc,
                               security_group=net.search_group, indexer_role=roles["indexer"],
-                              logs_key=key)
+                              import_role=importer, logs_key=key)
+        self.dashboards = DashboardsImport(
+            self, "Dashboards", config=config, vpc=net.vpc,
+            security_group=net.dashboards_import_group, search=search, role=importer,
+            logs_key=key)
 
         tx, decisions, labels = (config.transactions_topic, config.decisions_topic,
                                  config.labels_topic)
         # Every service creates the topics it owns at start (KAFKA_CREATE_TOPICS=true).
         kafka.grant(roles["producer"], produce=[tx, labels], create=[tx, labels])
-        kafka.grant(roles["scorer"], consume=[tx], produce=[decisions, tx + DLQ],
-                    create=[tx, decisions, tx + DLQ], groups=["scorer"])
+        # The scorer also follows the labels, keeps its feature state in a changelog topic
+        # and writes each input partition's results in a Kafka transaction of its own.
+        changelog = f"{SCORER_GROUP}-features-changelog"
+        kafka.grant(roles["scorer"], consume=[tx, labels, changelog],
+                    produce=[decisions, tx + DLQ, changelog],
+                    create=[tx, decisions, tx + DLQ, labels, changelog], groups=[SCORER_GROUP],
+                    transactional_ids=[f"{SCORER_GROUP}-{tx}-"])
         kafka.grant(roles["notifier"], consume=[decisions, decisions + SENT],
                     produce=[decisions + SENT, decisions + DLQ],
                     create=[decisions, decisions + DLQ, decisions + SENT], groups=["notifier"])
@@ -61,38 +74,13 @@ class FraudstreamStack(Stack):
         self._grant_scorer_backend(roles["scorer"])
 
         bootstrap = self._bootstrap_brokers(kafka)
-        common = {
-            "LOG_LEVEL": config.log_level,
-            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-            "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
-            "KAFKA_SASL_MECHANISM": "OAUTHBEARER",
-            "KAFKA_TOPIC_PARTITIONS": str(config.kafka_partitions),
-            "KAFKA_REPLICATION_FACTOR": str(config.kafka_replication_factor),
-            "KAFKA_CREATE_TOPICS": "true",
-            "SHUTDOWN_TIMEOUT_S": "25",
-        }
-        environments = {
-            "producer": {"TRANSACTIONS_TOPIC": tx, "LABELS_TOPIC": labels},
-            "scorer": {
-                "TRANSACTIONS_TOPIC": tx, "DECISIONS_TOPIC": decisions,
-                "SCORER_BACKEND": config.scorer_backend,
-                "FRAUD_DETECTOR_NAME": config.fraud_detector_name,
-                "FRAUD_DETECTOR_EVENT_NAME": config.fraud_detector_event_name,
-                "FRAUD_DETECTOR_ENTITY_TYPE": config.fraud_detector_entity_type,
-                "SAGEMAKER_ENDPOINT_NAME": config.sagemaker_endpoint_name,
-            },
-            "notifier": {
-                "DECISIONS_TOPIC": decisions, "NOTIFIER_SENT_TOPIC": decisions + SENT,
-                "NOTIFIER_CHANNEL": "sns", "SNS_TOPIC_ARN": alerts.topic.topic_arn,
-                "AWS_REGION": Aws.REGION,
-            },
-            "indexer": {
-                "DECISIONS_TOPIC": decisions, "OPENSEARCH_URL": search.endpoint_url,
-                "OPENSEARCH_INDEX": decisions, "OPENSEARCH_AUTH": "sigv4",
-            },
-        }
+        environments = task_environments(
+            config, Endpoints(region=Aws.REGION, kafka_bootstrap=bootstrap,
+                              opensearch_url=search.endpoint_url,
+                              alerts_topic_arn=alerts.topic.topic_arn),
+            sent_suffix=SENT)
         for svc, env in environments.items():
-            fleet.deploy(svc, security_group=net.service_groups[svc], environment={**common, **env})
+            fleet.deploy(svc, security_group=net.service_groups[svc], environment=env)
         consumers = {
             "scorer": Consumption(topic=tx, group="scorer"),
             "notifier": Consumption(topic=decisions, group="notifier"),
@@ -113,6 +101,12 @@ class FraudstreamStack(Stack):
         CfnOutput(self, "DashboardsUrl", value=f"{search.endpoint_url}/_dashboards",
                   description="Reachable only from inside the VPC (see README)")
         CfnOutput(self, "OpenSearchAdminRoleArn", value=search.admin_role.role_arn)
+        CfnOutput(self, "OpenSearchEndpoint", value=search.domain.attr_domain_endpoint)
+        CfnOutput(self, "DashboardsImportRoleArn", value=importer.role_arn,
+                  description="Map it once in OpenSearch security (README, 'Dashboards')")
+        CfnOutput(self, "DashboardsImportFunction", value=self.dashboards.function.function_name)
+        CfnOutput(self, "DashboardsImportResult",
+                  value=self.dashboards.resource.get_att_string("Result"))
         CfnOutput(self, "AlertsTopicArn", value=alerts.topic.topic_arn)
         CfnOutput(self, "KafkaBootstrapServers", value=bootstrap)
         CfnOutput(self, "ClusterName", value=fleet.cluster.cluster_name)

@@ -8,18 +8,30 @@ import threading
 from collections.abc import Iterator
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from fraudstream_shared.aws import load_credentials
 from indexer.dashboards import (
     SAVED_OBJECTS,
     ImportFailedError,
     check_import_response,
+    import_request,
     import_saved_objects,
+    main,
     multipart_body,
+    sigv4_signed,
 )
 from indexer.mapping import index_template, mapped_fields
+from tests.support.aws import FAKE_ACCESS_KEY, FAKE_SESSION_TOKEN, isolate_aws
+
+DOMAIN = "https://vpc-fraudstream-dev-abc123.eu-west-1.es.amazonaws.com/_dashboards"
+SIGV4 = re.compile(
+    r"^AWS4-HMAC-SHA256 Credential=(?P<key>[A-Z0-9]+)/(?P<date>\d{8})/(?P<region>[a-z0-9-]+)/"
+    r"(?P<service>[a-z]+)/aws4_request, SignedHeaders=(?P<signed>[a-z0-9;-]+), "
+    r"Signature=(?P<signature>[0-9a-f]{64})$")
 
 KUERY_FIELD = re.compile(r"([A-Za-z_][\w.]*)\s*:")
 AGGREGATABLE = {"keyword", "date", "long", "integer", "double", "float", "geo_point"}
@@ -157,3 +169,56 @@ def test_import_posts_the_ndjson_with_the_xsrf_header_and_overwrite(
     assert headers["Authorization"] == "Basic YWRtaW46czNjcmV0"
     assert headers["Content-Type"].startswith("multipart/form-data; boundary=")
     assert SAVED_OBJECTS.read_bytes() in body
+
+
+# ----------------------------------------------------------------------------- SigV4
+
+
+def test_sigv4_signs_the_import_for_es_in_the_region(monkeypatch: pytest.MonkeyPatch,
+                                                     tmp_path: Path) -> None:
+    isolate_aws(monkeypatch, tmp_path, credentials=True)
+    unsigned = import_request(DOMAIN, b'{"a":1}\n')
+    signed = sigv4_signed(unsigned, load_credentials().get_frozen_credentials(), "eu-west-1")
+    headers = {name.lower(): value for name, value in signed.header_items()}
+    match = SIGV4.match(headers["authorization"])
+    assert match is not None, headers["authorization"]
+    assert (match["key"], match["region"], match["service"]) == (
+        FAKE_ACCESS_KEY, "eu-west-1", "es")
+    assert headers["x-amz-date"].startswith(match["date"])
+    assert headers["x-amz-security-token"] == FAKE_SESSION_TOKEN
+    # The XSRF header, the multipart boundary and the host are part of the signature.
+    assert {"content-type", "host", "osd-xsrf", "x-amz-date",
+            "x-amz-security-token"} <= set(match["signed"].split(";"))
+    assert headers["osd-xsrf"] == "true"
+    assert signed.full_url == DOMAIN + "/api/saved_objects/_import?overwrite=true"
+    assert signed.get_method() == "POST"
+    assert signed.data == unsigned.data
+    assert "authorization" not in {n.lower() for n, _ in unsigned.header_items()}
+
+
+def test_sigv4_import_sends_the_signed_request(recording_server: str,
+                                               monkeypatch: pytest.MonkeyPatch,
+                                               tmp_path: Path) -> None:
+    isolate_aws(monkeypatch, tmp_path, credentials=True, session_token=False)
+    assert import_saved_objects(recording_server, auth="sigv4", region="eu-central-1") == 14
+    ((path, headers, body),) = _Recorder.requests
+    assert path == "/api/saved_objects/_import?overwrite=true"
+    match = SIGV4.match(headers["Authorization"])
+    assert match is not None
+    assert (match["key"], match["region"], match["service"]) == (
+        FAKE_ACCESS_KEY, "eu-central-1", "es")
+    assert "X-Amz-Security-Token" not in headers  # long-term keys carry no session token
+    assert headers["osd-xsrf"] == "true"
+    assert SAVED_OBJECTS.read_bytes() in body
+
+
+def test_sigv4_without_a_region_or_credentials_is_refused(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    isolate_aws(monkeypatch, tmp_path, credentials=False)
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    with pytest.raises(ValueError, match="needs a region"):
+        import_saved_objects(DOMAIN, auth="sigv4")
+    assert main(["import", "--url", DOMAIN, "--auth", "sigv4", "--region", "eu-west-1",
+                 "--wait-s", "0"]) == 1
+    assert "no AWS credentials found" in capsys.readouterr().err

@@ -54,6 +54,19 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     return synthesize(tmp_path_factory.mktemp("cdk.out"))
 
 
+@pytest.fixture(scope="session")
+def backends(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Synthesized]:
+    """The dev stack with each remote scorer backend selected through context."""
+    return {
+        backend: synthesize(tmp_path_factory.mktemp(backend), ["dev"], {
+            "fraudstream:dev:scorer_backend": backend,
+            "fraudstream:dev:fraud_detector_name": "my_detector",
+            "fraudstream:dev:sagemaker_endpoint_name": "my-endpoint",
+        })
+        for backend in ("frauddetector", "sagemaker")
+    }
+
+
 @pytest.fixture(scope="session", params=ENVIRONMENTS)
 def template(request: pytest.FixtureRequest, synthesized: Synthesized) -> dict[str, Any]:
     """Each environment's template in turn."""

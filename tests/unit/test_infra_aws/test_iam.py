@@ -11,22 +11,28 @@ import pytest
 
 pytest.importorskip("aws_cdk", reason="AWS CDK not installed (see infra/aws/README.md)")
 
-from tests.unit.test_infra_aws.conftest import Synthesized, resources, synthesize
+from tests.unit.test_infra_aws.conftest import Synthesized, resources
 
 KAFKA_CONNECT = {"kafka-cluster:Connect", "kafka-cluster:DescribeCluster"}
 KAFKA_PRODUCE = {"kafka-cluster:WriteDataIdempotently", "kafka-cluster:DescribeTopic",
                  "kafka-cluster:WriteData", "kafka-cluster:CreateTopic"}
 KAFKA_CONSUME = {"kafka-cluster:ReadData", "kafka-cluster:DescribeGroup",
                  "kafka-cluster:AlterGroup"}
+KAFKA_TRANSACTIONS = {"kafka-cluster:DescribeTransactionalId",
+                      "kafka-cluster:AlterTransactionalId"}
 EXPECTED_TASK_ACTIONS = {
     "producer": KAFKA_CONNECT | KAFKA_PRODUCE,
-    "scorer": KAFKA_CONNECT | KAFKA_PRODUCE | KAFKA_CONSUME,
+    "scorer": KAFKA_CONNECT | KAFKA_PRODUCE | KAFKA_CONSUME | KAFKA_TRANSACTIONS,
     "notifier": KAFKA_CONNECT | KAFKA_PRODUCE | KAFKA_CONSUME
     | {"sns:Publish", "kms:Decrypt", "kms:GenerateDataKey"},
     "indexer": KAFKA_CONNECT | KAFKA_PRODUCE | KAFKA_CONSUME
     | {"es:ESHttpDelete", "es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut"},
 }
-RESOURCE_STAR_ALLOWED = {
+VPC_LAMBDA_ENI = {
+    "ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
+    "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:UnassignPrivateIpAddresses",
+}
+RESOURCE_STAR_ALLOWED = VPC_LAMBDA_ENI | {
     # Actions without resource-level permissions: AWS requires Resource "*".
     "ecr:GetAuthorizationToken",
     "ssm:UpdateInstanceInformation", "ssmmessages:CreateControlChannel",
@@ -96,6 +102,26 @@ def test_task_role_has_exactly_the_expected_actions(template: dict[str, Any],
     assert actions == EXPECTED_TASK_ACTIONS[service]
 
 
+def test_dashboards_import_role_may_only_get_and_post_under_dashboards(
+        template: dict[str, Any]) -> None:
+    actions = role_actions(template, "DashboardsImportRole")
+    assert actions == {"es:ESHttpGet", "es:ESHttpPost", "logs:CreateLogStream",
+                       "logs:PutLogEvents"} | VPC_LAMBDA_ENI
+    (policy,) = [p for rid, p in resources(template, "AWS::IAM::Policy").items()
+                 if rid.startswith("DashboardsImportRole")]
+    (es,) = [s for s in policy["Properties"]["PolicyDocument"]["Statement"]
+             if "es:ESHttpPost" in as_list(s["Action"])]
+    assert es["Resource"]["Fn::Join"][1][1] == "/_dashboards/*"
+
+
+def test_scorer_transactions_are_scoped_to_its_own_ids(template: dict[str, Any]) -> None:
+    (statement,) = [s for kind, s in statements(template)
+                    if "kafka-cluster:AlterTransactionalId" in as_list(s["Action"])]
+    text = json.dumps(statement["Resource"])
+    assert ":transactional-id/" in text
+    assert "/scorer-transactions-*" in text
+
+
 def test_kafka_grants_name_topics_and_groups_not_the_whole_cluster(
         template: dict[str, Any]) -> None:
     for kind, statement in statements(template):
@@ -104,16 +130,6 @@ def test_kafka_grants_name_topics_and_groups_not_the_whole_cluster(
             text = json.dumps(statement["Resource"])
             assert ":topic/" in text
             assert "/*" not in text
-
-
-@pytest.fixture(scope="module")
-def backends(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Synthesized]:
-    """The dev stack with each optional scorer backend selected through context."""
-    return {
-        backend: synthesize(tmp_path_factory.mktemp(backend), ["dev"],
-                            {"fraudstream:dev:scorer_backend": backend})
-        for backend in ("frauddetector", "sagemaker")
-    }
 
 
 @pytest.mark.parametrize(("backend", "extra"), [

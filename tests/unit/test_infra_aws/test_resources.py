@@ -41,10 +41,14 @@ def test_opensearch_is_private_encrypted_and_fine_grained(template: dict[str, An
     assert len(domain["VPCOptions"]["SubnetIds"]) == 2
     assert set(domain["LogPublishingOptions"]) == {
         "AUDIT_LOGS", "ES_APPLICATION_LOGS", "SEARCH_SLOW_LOGS", "INDEX_SLOW_LOGS"}
-    for statement in domain["AccessPolicies"]["Statement"]:
+    statements = domain["AccessPolicies"]["Statement"]
+    for statement in statements:
         principals = statement["Principal"]["AWS"]
         assert "*" not in json.dumps(principals), "no anonymous principal on the domain"
-        assert len(principals) == 2  # the indexer task role and the admin role
+    # The indexer task role and the admin role; the Dashboards import only GET/POST.
+    assert [len(s["Principal"]["AWS"]) for s in statements] == [2, 1]
+    assert statements[1]["Action"] == ["es:ESHttpGet", "es:ESHttpPost"]
+    assert json.dumps(statements[1]["Resource"]).endswith('/_dashboards/*"]]}')
 
 
 def test_every_bucket_blocks_public_access_and_requires_tls(template: dict[str, Any]) -> None:

@@ -373,7 +373,7 @@ def _entity_features(state: FeatureState | None, t: float, amount: float) -> lis
 
 
 def merchant_risk(state: FeatureState | None, t: float, known: bool) -> list[float]:
-    """The merchant-risk features (``MERCHANT_RISK_NAMES``) from a merchant's label state at ``t``."""
+    """Merchant-risk features (``MERCHANT_RISK_NAMES``) from a merchant's label state at t."""
     return _merchant_risk(state, t, known)
 
 
