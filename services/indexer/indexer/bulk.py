@@ -42,6 +42,8 @@ class BulkOutcome:
     rejected: list[tuple[int, str]] = field(default_factory=list)
     retry_causes: list[str] = field(default_factory=list)
     """One short cause per retried item (its HTTP status), for metrics and logs."""
+    replaced: list[int] = field(default_factory=list)
+    """Indexed positions whose id already existed (``result: updated``): a redelivery."""
 
 
 def bulk_body(index: str, documents: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Any]:
@@ -89,6 +91,8 @@ def classify_bulk_items(items: Sequence[Mapping[str, Any]], expected: int) -> Bu
         status = int(result.get("status", 500))
         if 200 <= status < 300:
             outcome.indexed.append(position)
+            if result.get("result") == "updated":
+                outcome.replaced.append(position)
             continue
         error = result.get("error")
         error_type = error.get("type") if isinstance(error, Mapping) else None

@@ -137,6 +137,7 @@ class BulkIndexer:
         """Index ``documents``; return ``(position, error)`` for those rejected for good."""
         pending = list(range(len(documents)))
         rejected: list[tuple[int, str]] = []
+        replaced = 0
         attempt = 0
         while pending:
             batch = [documents[i] for i in pending]
@@ -153,6 +154,7 @@ class BulkIndexer:
             BULK_SECONDS.labels(self._service).observe(time.perf_counter() - started)
             outcome = classify_bulk_items(response.get("items", []), expected=len(batch))
             DOCUMENTS_INDEXED.labels(self._service, self.index).inc(len(outcome.indexed))
+            replaced += len(outcome.replaced)
             for position, error in outcome.rejected:
                 rejected.append((pending[position], error))
             DOCUMENTS_REJECTED.labels(self._service, self.index).inc(len(outcome.rejected))
@@ -164,7 +166,8 @@ class BulkIndexer:
             attempt += 1
         self.last_error = None
         log_event(log, logging.INFO, "indexer.bulk.indexed", index=self.index,
-                  documents=len(documents), rejected=len(rejected), attempts=attempt + 1)
+                  documents=len(documents), rejected=len(rejected), attempts=attempt + 1,
+                  replaced=replaced)
         return rejected
 
     async def _wait(self, attempt: int, pending: int, causes: list[str], error: str) -> None:

@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Sequence
 
+from aiokafka import TopicPartition
 from opensearchpy import AsyncOpenSearch
 
 from fraudstream_shared.events import ProcessedTransaction, decode
@@ -18,6 +19,7 @@ from fraudstream_shared.kafka import (
     input_topic,
 )
 from fraudstream_shared.kafka.worker import START_DEADLINE_S
+from fraudstream_shared.logging import log_event
 from fraudstream_shared.retry import retry_until
 from indexer.bulk import chunked
 from indexer.document import document_id, to_document
@@ -71,6 +73,24 @@ class IndexerWorker(KafkaWorker):
         await retry_until(lambda: ensure_index(self.client, self.settings.opensearch_index),
                           what="opensearch", deadline_s=START_DEADLINE_S,
                           retry_on=(RetryableError,))
+        self.loop.on_assigned.append(self._log_resume_points)
+
+    async def _log_resume_points(self, assigned: list[TopicPartition]) -> None:
+        """Log where each assigned partition resumes: everything after it is (re)delivered.
+
+        After a crash the records between this offset and the crashed batch's
+        end were indexed but not committed; they come again and overwrite
+        their own documents (``replaced`` in ``indexer.bulk.indexed``).
+        """
+        resume: dict[str, int | None] = {}
+        for tp in assigned:
+            try:
+                resume[f"{tp.topic}:{tp.partition}"] = await self.consumer.committed(tp)
+            except Exception as exc:  # only a log line: never fail the assignment for it
+                log_event(log, logging.WARNING, "indexer.partitions.resume_unknown",
+                          error=f"{type(exc).__name__}: {exc}")
+                return
+        log_event(log, logging.INFO, "indexer.partitions.resumed", committed=resume)
 
     async def on_close(self) -> None:
         """Close the OpenSearch client."""

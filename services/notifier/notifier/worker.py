@@ -5,6 +5,11 @@ Per alerting decision the order is: already sent? skip → send (bounded retries
 after the whole batch is through does the loop commit the offsets. A crash
 between a send and its record can therefore duplicate that one in-flight alert
 and nothing else.
+
+While the channel is down the batch waits (see :mod:`notifier.delivery`):
+nothing is committed, nothing more is consumed, ``/readyz`` names the channel
+and ``/healthz`` stays green because waiting is progress. On SIGTERM during an
+outage the batch is abandoned uncommitted and redelivered to whoever comes next.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from fraudstream_shared.metrics import MESSAGES_PRODUCED
 from fraudstream_shared.retry import retry_until
 from notifier.alerts import format_alert, is_alert
 from notifier.channels import AlertChannel, build_channel
-from notifier.delivery import DeliveryFailed, deliver
+from notifier.delivery import DeliveryAborted, DeliveryFailed, deliver
 from notifier.metrics import ALERTS, DECISIONS_SEEN
 from notifier.sent import SentLedger, SentRecord, read_sent_ids
 from notifier.settings import NotifierSettings
@@ -64,6 +69,9 @@ class NotifierWorker(KafkaWorker):
         self.ledger = SentLedger()
         self._restore_lock = asyncio.Lock()
         self._restore_consumer: AIOKafkaConsumer | None = None
+        self._stopping = asyncio.Event()
+        self.channel_down: str | None = None
+        """The error of the last failed send while the channel is down; ``None`` once it works."""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -99,9 +107,48 @@ class NotifierWorker(KafkaWorker):
             with contextlib.suppress(Exception):
                 await self._restore_consumer.stop()
 
+    async def run(self) -> None:
+        """The consume loop; a batch abandoned on shutdown is left uncommitted, not crashed."""
+        try:
+            await super().run()
+        except DeliveryAborted as exc:
+            log_event(log, logging.WARNING, "notifier.batch.abandoned", reason=str(exc))
+
+    def stop(self) -> None:
+        """Finish the batch and commit; if it is waiting for a down channel, abandon it."""
+        self._stopping.set()
+        super().stop()
+
     async def extra_readiness(self) -> dict[str, str | None]:
-        """The channel can deliver (SMTP answers a NOOP, or the SNS client exists)."""
+        """The channel can deliver: no send is failing, and SMTP answers a NOOP / SNS client exists.
+
+        The key is the channel's name, so a 503 says which channel is down.
+        """
+        if self.channel_down is not None:
+            return {self.channel.name: f"{self.channel.name} down: {self.channel_down}"[:500]}
         return {self.channel.name: await self.channel.check()}
+
+    def _on_channel_down(self, error: str) -> None:
+        if self.channel_down is None:
+            log_event(log, logging.WARNING, "notifier.channel.down", channel=self.channel.name,
+                      error=error[:300])
+        self.channel_down = error
+        # Waiting out an outage is progress, not a stuck loop: keep liveness green
+        # so the orchestrator does not restart us into the same outage.
+        self.loop.heartbeat = time.monotonic()
+
+    def _channel_answered(self) -> None:
+        if self.channel_down is not None:
+            log_event(log, logging.INFO, "notifier.channel.up", channel=self.channel.name)
+            self.channel_down = None
+
+    async def _wait_or_abort(self, delay: float) -> None:
+        """Sleep ``delay`` between attempts, or raise DeliveryAborted as soon as we stop."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+        if self._stopping.is_set():
+            raise DeliveryAborted(f"stopping while {self.channel.name} is down: "
+                                  f"{self.channel_down}")
 
     def _create_restore_consumer(self) -> AIOKafkaConsumer:
         # In no group: it only reads assigned partitions from the beginning.
@@ -182,20 +229,23 @@ class NotifierWorker(KafkaWorker):
         channel = self.channel.name
         if self.ledger.contains(decision.event_id):
             ALERTS.labels(self.service, channel, "duplicate").inc()
-            log_event(log, logging.INFO, "notifier.alert.duplicate", event_id=decision.event_id,
+            log_event(log, logging.INFO, "notifier.alert.duplicate_skipped",
+                      event_id=decision.event_id,
                       partition=record.partition, offset=record.offset)
             return None
         try:
             attempts = await deliver(
                 self.channel, format_alert(decision), max_attempts=s.notifier_max_attempts,
                 base_s=s.notifier_backoff_base_s, cap_s=s.notifier_backoff_cap_s,
-                service=self.service,
+                service=self.service, sleep=self._wait_or_abort, on_down=self._on_channel_down,
             )
         except DeliveryFailed as exc:
+            self._channel_answered()  # a rejection is an answer: the channel is up
             ALERTS.labels(self.service, channel, "failed").inc()
             log_event(log, logging.ERROR, "notifier.alert.failed", event_id=decision.event_id,
                       attempts=exc.attempts, error=exc.detail[:300])
             return PoisonMessageError(NOTIFICATION_FAILED, exc.detail)
+        self._channel_answered()
         sent = SentRecord.now(decision.event_id, channel, record.topic, record.partition,
                               record.offset)
         # Same partition number as the decision: whoever owns that decisions

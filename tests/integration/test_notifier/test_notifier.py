@@ -265,8 +265,29 @@ async def test_one_email_per_blocked_decision_even_when_redelivered(
         assert record.partition == partition_of[value.event_id] == value.source_partition
 
 
-async def test_undeliverable_alert_and_poison_go_to_the_dead_letter_topic(
+class Rejecting:
+    """An aiosmtpd handler that refuses every message for good (a real SMTP 550 reply)."""
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        return "550 5.7.1 Message rejected by policy"
+
+
+@pytest.fixture
+def rejecting_smtp() -> Iterator[int]:
+    """A real SMTP server (aiosmtpd) that answers 550 to every message; yields its port."""
+    from aiosmtpd.controller import Controller
+
+    controller = Controller(Rejecting(), hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    try:
+        yield int(controller.port)
+    finally:
+        controller.stop()
+
+
+async def test_rejected_alert_and_poison_go_to_the_dead_letter_topic(
     kafka_bootstrap: str, topic_factory: TopicFactory, extra_topics: list[str],
+    rejecting_smtp: int,
 ) -> None:
     decisions = await topic_factory("decisions", partitions=PARTITIONS)
     sent = unique_name("notified")
@@ -275,22 +296,79 @@ async def test_undeliverable_alert_and_poison_go_to_the_dead_letter_topic(
     blocked = decision_payload("block")
     await _produce(kafka_bootstrap, decisions,
                    [blocked, decision_payload("approve"), b"{not json"])
-    nobody_listens = _free_port()
-    settings = _settings(kafka_bootstrap, decisions, sent, smtp_port=nobody_listens,
+    settings = _settings(kafka_bootstrap, decisions, sent, smtp_port=rejecting_smtp,
                          smtp_timeout_s=2, notifier_max_attempts=2,
                          notifier_backoff_base_s=0.01, notifier_backoff_cap_s=0.05)
 
     async with running(settings) as worker:
-        readiness = await worker.readiness()
-        assert readiness["smtp"] is not None
         await poll_until(lambda: _caught_up(kafka_bootstrap, worker, decisions),
                          "every decision handled and committed")
+        # A 550 is an answer: the channel itself is up.
+        assert (await worker.readiness())["smtp"] is None
 
     letters = [decode(DeadLetter, r.value) for r in await _read_all(kafka_bootstrap, dlq)]
     by_reason = {letter.reason: letter for letter in letters}
     assert sorted(by_reason) == ["invalid_json", "notification_failed"]
     failed = by_reason["notification_failed"]
     assert failed.source_topic == decisions
-    assert "failed 2 times" in failed.error
+    assert "rejected by smtp" in failed.error
+    assert "550" in failed.error
     assert json.loads(failed.original_value() or b"")["event_id"] == blocked["event_id"]
     assert await _read_all(kafka_bootstrap, sent) == []
+
+
+async def test_unreachable_smtp_waits_without_dead_lettering_then_catches_up(
+    kafka_bootstrap: str, topic_factory: TopicFactory, extra_topics: list[str], tmp_path: Path,
+) -> None:
+    decisions = await topic_factory("decisions", partitions=PARTITIONS)
+    sent = unique_name("notified")
+    dlq = f"{decisions}.dlq"
+    extra_topics += [sent, dlq]
+    blocked = [decision_payload("block", entity_id=f"300-00-000{i}") for i in range(4)]
+    await _produce(kafka_bootstrap, decisions, [*blocked, decision_payload("approve")])
+    smtp_port, http_port = _free_port(), _free_port()
+    settings = _settings(kafka_bootstrap, decisions, sent, smtp_port=smtp_port,
+                         smtp_timeout_s=2, notifier_max_attempts=1,
+                         notifier_backoff_base_s=0.05, notifier_backoff_cap_s=0.3)
+
+    retried_before = _alerts_retried()
+    async with running(settings) as worker:
+        async def down_reported() -> bool:
+            _check_alive(worker)
+            return worker.channel_down is not None and _alerts_retried() - retried_before >= 10
+        # Ten transient failures with max_attempts=1: an outage is not a rejection.
+        await poll_until(down_reported, "the notifier to retry the unreachable SMTP server")
+        readiness = await worker.readiness()
+        assert readiness["smtp"] is not None
+        assert "smtp" in readiness["smtp"]
+        assert worker.is_alive(), "waiting for the channel is not a stuck loop"
+        assert not await _caught_up(kafka_bootstrap, worker, decisions), "nothing committed"
+        assert await _read_all(kafka_bootstrap, dlq) == []
+
+        process = _start_catcher(smtp_port, http_port, tmp_path / "mail")
+        try:
+            catcher = MailCatcher(smtp_port, http_port)
+            await poll_until(lambda: _caught_up(kafka_bootstrap, worker, decisions),
+                             "the notifier to catch up once SMTP is back")
+            assert (await worker.readiness())["smtp"] is None
+            assert worker.channel_down is None
+            messages = await catcher.messages()
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+    assert sorted(_event_ids(messages)) == sorted(p["event_id"] for p in blocked)
+    assert await _read_all(kafka_bootstrap, dlq) == []
+
+
+def _start_catcher(smtp_port: int, http_port: int, directory: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, str(REPO / "infra/local/mailcatcher.py"), "--smtp-port",
+         str(smtp_port), "--http-port", str(http_port), "--dir", str(directory)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _alerts_retried() -> float:
+    value = REGISTRY.get_sample_value("fraudstream_messages_failed_total",
+                                      {"service": "notifier", "stage": "notify"})
+    return value or 0.0

@@ -1,0 +1,215 @@
+"""Helpers for the fault-injection tests: a private Kafka/OpenSearch, decisions, mail, logs.
+
+Anything that stops a broker or makes OpenSearch unreachable runs against a
+*private* instance started here with ``infra/local/stack.py`` on free ports in
+a temporary ``FS_LOCAL_DIR`` — never against the shared servers other people's
+tests use. The Maven build of the shared ``.local/build`` is copied (mtimes
+kept) so that the private stack starts without rebuilding.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from opensearchpy import AsyncOpenSearch
+
+from tests.e2e.processes import REPO, free_port
+from tests.unit.test_notifier.decisions import decision_payload
+
+STACK = REPO / "infra" / "local" / "stack.py"
+SHARED_BUILD = REPO / ".local" / "build"
+
+
+@dataclass
+class PrivateStack:
+    """A Kafka and/or OpenSearch of our own, started and stopped with stack.py."""
+
+    local_dir: Path
+    kafka_port: int
+    kafka_controller_port: int
+    opensearch_port: int
+    opensearch_transport_port: int
+
+    @classmethod
+    def create(cls, local_dir: Path) -> PrivateStack:
+        """Free ports and a local dir seeded with the shared build (no Maven run)."""
+        if SHARED_BUILD.exists() and not (local_dir / "build").exists():
+            shutil.copytree(SHARED_BUILD, local_dir / "build", symlinks=True)
+        return cls(local_dir, free_port(), free_port(), free_port(), free_port())
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def opensearch_url(self) -> str:
+        return f"http://127.0.0.1:{self.opensearch_port}"
+
+    def _env(self) -> dict[str, str]:
+        return {**os.environ, "FS_LOCAL_DIR": str(self.local_dir),
+                "KAFKA_PORT": str(self.kafka_port),
+                "KAFKA_CONTROLLER_PORT": str(self.kafka_controller_port),
+                "OPENSEARCH_PORT": str(self.opensearch_port),
+                "OPENSEARCH_TRANSPORT_PORT": str(self.opensearch_transport_port)}
+
+    def run(self, command: str, *components: str) -> float:
+        """``stack.py <command> <components>`` on this private stack; seconds it took."""
+        started = time.monotonic()
+        proc = subprocess.run([sys.executable, str(STACK), command, *components],
+                              env=self._env(), capture_output=True, text=True, timeout=240)
+        if proc.returncode != 0:
+            raise AssertionError(f"stack.py {command} {components} failed:\n"
+                                 f"{proc.stdout}{proc.stderr}")
+        return time.monotonic() - started
+
+    def up(self, *components: str) -> float:
+        return self.run("up", *components)
+
+    def down(self, *components: str) -> float:
+        return self.run("down", *components)
+
+
+def start_mailcatcher(directory: Path) -> tuple[subprocess.Popen[bytes], int, str]:
+    """The local SMTP catcher as a real process: (process, SMTP port, HTTP API URL)."""
+    smtp_port, http_port = free_port(), free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "infra/local/mailcatcher.py", "--smtp-port", str(smtp_port),
+         "--http-port", str(http_port), "--dir", str(directory)],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{http_port}"
+    for _ in range(100):
+        try:
+            httpx.get(url + "/api/messages", timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return proc, smtp_port, url
+
+
+def make_decisions(n: int, blocked_every: int = 10, marker: str | None = None
+                   ) -> list[dict[str, Any]]:
+    """``n`` ProcessedTransaction payloads (validated by the contract model), 1 in
+    ``blocked_every`` of them ``block``; event ids are unique and start with ``marker``."""
+    from fraudstream_shared.events import ProcessedTransaction
+
+    marker = marker or uuid.uuid4().hex[:8]
+    out: list[dict[str, Any]] = []
+    for i in range(n):
+        outcome = "block" if i % blocked_every == 0 else ("review" if i % 7 == 0 else "approve")
+        payload = decision_payload(outcome, event_id=f"{marker}-{i:06d}",
+                                   entity_id=f"{i % 97:03d}-00-{i % 89:04d}")
+        ProcessedTransaction.model_validate(payload)  # built with the contract
+        out.append(payload)
+    return out
+
+
+async def produce_json(bootstrap: str, topic: str, payloads: list[dict[str, Any]],
+                       *, pause_every: int = 0, pause_s: float = 0.0) -> None:
+    """Publish payloads keyed by entity id (idempotent producer), optionally paced."""
+    import asyncio
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
+                                enable_idempotence=True, linger_ms=5)
+    await producer.start()
+    try:
+        for i, payload in enumerate(payloads, 1):
+            await producer.send(topic, json.dumps(payload).encode(),
+                                key=payload["entity_id"].encode())
+            if pause_every and i % pause_every == 0:
+                await producer.flush()
+                await asyncio.sleep(pause_s)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def indexed_ids(client: AsyncOpenSearch, index: str) -> list[str]:
+    """Every document id in ``index`` (a scroll over all of them; duplicates would show)."""
+    await client.indices.refresh(index=index)
+    ids: list[str] = []
+    page = await client.search(index=index, body={"query": {"match_all": {}}, "_source": False,
+                                                  "size": 5000}, scroll="1m")
+    try:
+        while page["hits"]["hits"]:
+            ids.extend(hit["_id"] for hit in page["hits"]["hits"])
+            page = await client.scroll(scroll_id=page["_scroll_id"], scroll="1m")
+    finally:
+        await client.clear_scroll(scroll_id=page["_scroll_id"])
+    return ids
+
+
+async def doc_count(client: AsyncOpenSearch, index: str) -> int:
+    """Documents in ``index`` after a refresh (0 while it does not exist yet)."""
+    try:
+        await client.indices.refresh(index=index)
+        return int((await client.count(index=index))["count"])
+    except Exception:  # not created yet, or OpenSearch restarting
+        return 0
+
+
+def alert_event_ids(messages: list[dict[str, Any]]) -> list[str]:
+    """The event id of each alert e-mail (its ``TransactionID:`` line), duplicates kept."""
+    ids = []
+    for message in messages:
+        for line in message["body"].splitlines():
+            if line.startswith("TransactionID: "):
+                ids.append(line.removeprefix("TransactionID: ").strip())
+    return ids
+
+
+def mails(url: str) -> list[dict[str, Any]]:
+    """Every message the catcher holds."""
+    result: list[dict[str, Any]] = httpx.get(url + "/api/messages", timeout=10).json()
+    return result
+
+
+def log_events(path: Path, event: str) -> list[dict[str, Any]]:
+    """The JSON log lines of ``path`` whose ``event`` is ``event``."""
+    found = []
+    for line in path.read_text(errors="replace").splitlines():
+        if not line.startswith("{"):
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if entry.get("event") == event:
+            found.append(entry)
+    return found
+
+
+def iter_lines(path: Path) -> Iterator[str]:
+    """Lines of a log file (empty if it does not exist yet)."""
+    if path.exists():
+        yield from path.read_text(errors="replace").splitlines()
+
+
+@pytest.fixture(scope="session")
+def private_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateStack]:
+    """A private stack (nothing started yet); whatever a test started is stopped at the end."""
+    stack = PrivateStack.create(tmp_path_factory.mktemp("private-stack"))
+    try:
+        yield stack
+    finally:
+        stack.down()
+
+
+@pytest.fixture(scope="session")
+def private_opensearch(private_stack: PrivateStack) -> PrivateStack:
+    """The private stack with its OpenSearch up (~10-25 s the first time)."""
+    private_stack.up("opensearch")
+    return private_stack
