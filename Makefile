@@ -124,3 +124,47 @@ deploy: synth ## Deploy to AWS: make deploy AWS_ENV=dev EMAIL=you@example.com TA
 .PHONY: test-infra
 test-infra: $(CDK_STAMP) ## Run the AWS infrastructure tests (CDK assertions, cdk-nag, cfn-lint, checkov)
 	$(CDK_PY) -m pytest tests/unit/test_infra_aws -p no:cacheprovider
+
+# --- Model training and evaluation (scorer) -----------------------------------
+# DATA/LABELS: your own events (.parquet/.jsonl/.csv, transactions contract) and
+# labels CSV (event_id,label[,labelled_at]); empty = a simulated default.
+# Protocol: TRAIN_START (YYYY-MM-DD), TRAIN_DAYS, DELAY_DAYS, TEST_DAYS; FOLDS
+# (evaluate only) = weekly folds, averaged.
+DATA ?=
+LABELS ?=
+TRAIN_START ?=
+TRAIN_DAYS ?=
+DELAY_DAYS ?= 7
+TEST_DAYS ?= 7
+FOLDS ?=
+SIM := $(UV) run --frozen python -m producer.simulate
+HANDBOOK_DATA := .local/data/handbook-183d.parquet
+HANDBOOK_LABELS := .local/data/handbook-183d-labels.csv
+FRAUDSTREAM_DATA := .local/data/fraudstream-75d.parquet
+FRAUDSTREAM_LABELS := .local/data/fraudstream-75d-labels.csv
+
+$(HANDBOOK_DATA):
+	$(SIM) --preset handbook --days 183 --out $@ --labels $(HANDBOOK_LABELS)
+
+$(FRAUDSTREAM_DATA):
+	$(SIM) --preset fraudstream --days 75 --start 2026-08-01 --out $@ --labels $(FRAUDSTREAM_LABELS)
+
+.PHONY: evaluate
+evaluate: install ## Backtest (default: Handbook data, its 4 weekly folds) → reports/evaluation; DATA= LABELS= FOLDS= TRAIN_START=…
+	@if [ -z "$(DATA)" ]; then $(MAKE) --no-print-directory $(HANDBOOK_DATA); fi
+	rm -rf .local/evaluate/models
+	time $(UV) run --frozen python -m scorer.evaluation \
+	  --data $(or $(DATA),$(HANDBOOK_DATA)) --labels $(or $(LABELS),$(HANDBOOK_LABELS)) \
+	  $(if $(TRAIN_START),--train-start $(TRAIN_START),$(if $(DATA),,--train-start 2018-07-25)) \
+	  --train-days $(or $(TRAIN_DAYS),7) --delay-days $(DELAY_DAYS) --test-days $(TEST_DAYS) \
+	  --folds $(or $(FOLDS),$(if $(DATA),1,4)) \
+	  --train-into .local/evaluate/models --cache .local/cache --out reports/evaluation
+
+.PHONY: train
+train: install ## Train the shipped model (default: 75 simulated fraudstream days, 28-day training window); DATA= LABELS= TRAIN_START=…
+	@if [ -z "$(DATA)" ]; then $(MAKE) --no-print-directory $(FRAUDSTREAM_DATA); fi
+	time $(UV) run --frozen python -m scorer.model.train \
+	  --data $(or $(DATA),$(FRAUDSTREAM_DATA)) --labels $(or $(LABELS),$(FRAUDSTREAM_LABELS)) \
+	  $(if $(TRAIN_START),--train-start $(TRAIN_START)) \
+	  --train-days $(or $(TRAIN_DAYS),$(if $(DATA),7,28)) --delay-days $(DELAY_DAYS) \
+	  --test-days $(TEST_DAYS) --out services/scorer/scorer/data/models

@@ -20,10 +20,10 @@ HANDBOOK_BEST = {"auc_roc": 0.879, "average_precision": 0.687, "card_precision_a
 
 @dataclass(frozen=True)
 class Thresholds:
-    """The decision thresholds of the starter rules (``scorer.rules.default_rules``)."""
+    """The score thresholds of the default rule set (``scorer/data/rules/default.yaml``)."""
 
-    review_score: int = 700
-    block_score: int = 900
+    review_score: int = 900
+    block_score: int = 950
     large_amount: float = 5000.0
 
 

@@ -56,6 +56,7 @@ def markdown(r: dict[str, Any]) -> str:
     hb, allt, best, p = r["handbook_test_set"], r["all_test_transactions"], \
         r["handbook_best"], r["protocol"]
     th, amount = r["thresholds"], r["amount"]
+    folds = r.get("folds", [])
 
     def verdict(name: str) -> str:
         return "beats" if hb[name] > best[name] else "below"
@@ -67,10 +68,14 @@ def markdown(r: dict[str, Any]) -> str:
         f"{r['data']['frauds']} frauds ({r['data']['fraud_rate']:.2%}), "
         f"{r['data']['first_event']} → {r['data']['last_event']}.",
         f"Protocol: train {p['train_start']} + {p['train_days']} d, delay {p['delay_days']} d, "
-        f"test {p['test_start']} + {p['test_days']} d. Features replayed in "
+        f"test {p['test_start']} + {p['test_days']} d"
+        + (f", {p['folds']} weekly folds (to {p['test_end_exclusive']})" if "folds" in p else "")
+        + ". Features replayed in "
         f"{r['feature_seconds']} s; whole run {r['wall_seconds']} s.",
         "",
         "## Detection (Handbook test set: customers already known defrauded removed)",
+        "",
+        f"Mean over {len(folds)} fold(s)." if len(folds) > 1 else "One fold.",
         "",
         "| metric | this model | Handbook best | |",
         "|---|---|---|---|",
@@ -78,6 +83,12 @@ def markdown(r: dict[str, Any]) -> str:
     for name, label in (("auc_roc", "AUC ROC"), ("average_precision", "Average Precision"),
                         ("card_precision_at_100", "Card Precision@100")):
         lines.append(f"| {label} | {hb[name]:.3f} | {best[name]:.3f} | {verdict(name)} |")
+    if len(folds) > 1:
+        lines += ["", "| fold: training from | test from | AUC ROC | AP | CP@100 | frauds |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {f['train_start']} | {f['test_start']} | {f['auc_roc']:.3f} | "
+                  f"{f['average_precision']:.3f} | {f['card_precision_at_100']:.3f} | "
+                  f"{f['frauds']} |" for f in folds]
     lines += [
         "",
         f"On every test transaction: AUC {allt['auc_roc']:.3f}, "

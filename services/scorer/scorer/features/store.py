@@ -68,6 +68,12 @@ CUSTOMER_EXTRA_NAMES = [
     "cust_distinct_ip_24h", "cust_distinct_ua_24h", "cust_distinct_merchant_24h",
     "cust_billing_km", "cust_billing_changed",
 ]
+CUSTOMER_HISTORY_NAMES = [
+    "cust_amt_ratio_7_30d", "cust_cnt_7_30d", "cust_amt_ratio_1_30d",
+    "cust_mean_24h_vs_7_30d", "cust_mean_7d_vs_7_30d",
+]
+"""The amount against the customer's *older* history (days 7–30 or 1–30 before): a
+compromised card's recent spending inflates the plain 30-day mean it is compared with."""
 MERCHANT_RISK_NAMES = [
     name for window in LABEL_WINDOWS
     for name in (f"merch_fraud_cnt_{window}", f"merch_fraud_rate_{window}")
@@ -77,6 +83,7 @@ FEATURE_NAMES: list[str] = [
     *TX_NAMES,
     *[name for prefix in ENTITY_PREFIXES for name in _entity_names(prefix)],
     *CUSTOMER_EXTRA_NAMES,
+    *CUSTOMER_HISTORY_NAMES,
     *MERCHANT_RISK_NAMES,
 ]
 """The fixed order of the feature vector (models store the list they were trained on)."""
@@ -297,6 +304,7 @@ class FeatureStore:
             else:
                 row += _entity_features(self.states.get(key), t, ev.amount)
         row += self._customer_extra(self.states.get(cust_key), ev)
+        row += _customer_history(row[len(TX_NAMES):len(TX_NAMES) + _ENTITY_WIDTH], ev.amount)
         row += _merchant_risk(self.states.get(merch_key) if merch_key else None, t,
                               known=merch_key is not None)
         return row
@@ -370,6 +378,21 @@ def _entity_features(state: FeatureState | None, t: float, amount: float) -> lis
             variance = max(0.0, squares / count - mean * mean)
             z = (amount - mean) / max(math.sqrt(variance), MIN_STD)
     return [*out, since, ratio, z]
+
+
+def _customer_history(cust: list[float], amount: float) -> list[float]:
+    # cust is the customer's _entity_features: (cnt, sum, mean) per AMOUNT_WINDOWS, then 3 more.
+    cnt_24h, sum_24h, mean_24h, cnt_7d, sum_7d, mean_7d, cnt_30d, sum_30d = cust[3:11]
+    older_cnt, older_sum = cnt_30d - cnt_7d, sum_30d - sum_7d
+    older_mean = older_sum / older_cnt if older_cnt > 0 else NAN
+    past_cnt, past_sum = cnt_30d - cnt_24h, sum_30d - sum_24h
+    past_mean = past_sum / past_cnt if past_cnt > 0 else NAN
+    return [_ratio(amount, older_mean), older_cnt, _ratio(amount, past_mean),
+            _ratio(mean_24h, older_mean), _ratio(mean_7d, older_mean)]
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b == b and b > 0 and a == a else NAN
 
 
 def merchant_risk(state: FeatureState | None, t: float, known: bool) -> list[float]:

@@ -249,3 +249,27 @@ def test_memory_report_is_bounded() -> None:
     assert state.distinct is not None
     assert len(state.distinct["ip"]) <= store.distinct_cap
     assert store.memory_report()["snapshot_bytes_per_entity"] > 0
+
+
+def test_customer_history_compares_the_amount_with_older_spending() -> None:
+    store = FeatureStore()
+    day = 24 * 60
+    for d in range(19, 9, -1):  # ten days of 10.0, 19 to 10 days ago, in time order
+        store.update(tx(-d * day, 10.0))
+    store.update(tx(-2 * day, 40.0))  # recent spending: 2 days ago
+    store.update(tx(-60, 30.0))  # and an hour ago
+    f = store.features_for(tx(0, 50.0))
+    assert f["cust_cnt_7_30d"] == 10.0
+    assert f["cust_amt_ratio_7_30d"] == pytest.approx(5.0)
+    assert f["cust_amt_ratio_1_30d"] == pytest.approx(50.0 / (140.0 / 11))
+    assert f["cust_mean_24h_vs_7_30d"] == pytest.approx(3.0)
+    assert f["cust_mean_7d_vs_7_30d"] == pytest.approx(3.5)
+
+
+def test_customer_history_is_nan_without_older_history() -> None:
+    store = FeatureStore()
+    store.update(tx(-60, 30.0))
+    f = store.features_for(tx(0, 50.0))
+    assert f["cust_cnt_7_30d"] == 0.0
+    assert math.isnan(f["cust_amt_ratio_7_30d"])
+    assert f["cust_amt_ratio_1_30d"] != f["cust_amt_ratio_1_30d"]  # NaN: nothing before 24 h

@@ -75,7 +75,7 @@ def rule_set(mode: str = "ALL_MATCHED", rules: str = RULES, lists: str = LISTS) 
 def test_default_rule_file_loads_and_decides() -> None:
     rules = load_rule_set(DEFAULT_FILE)
     assert rules.mode is ExecutionMode.ALL_MATCHED
-    assert rules.version == "2026-11-25.1"
+    assert rules.version == "2026-11-25.2"
     ids = {r.rule_id for r in rules.rules}
     assert {"block_high_score", "review_elevated_score", "review_card_testing",
             "review_large_amount", "review_account_takeover"} <= ids
@@ -85,7 +85,8 @@ def test_default_rule_file_loads_and_decides() -> None:
              "entity_id": "c1", "customer.count_1h": 1, "customer.distinct_ip_24h": 1}
     assert evaluate(rules, quiet, NOW).outcome is Outcome.APPROVE
     assert evaluate(rules, {**quiet, "model.fraudstream": 950}, NOW).outcome is Outcome.BLOCK
-    assert evaluate(rules, {**quiet, "model.fraudstream": 750}, NOW).outcome is Outcome.REVIEW
+    assert evaluate(rules, {**quiet, "model.fraudstream": 920}, NOW).outcome is Outcome.REVIEW
+    assert evaluate(rules, {**quiet, "model.fraudstream": 850}, NOW).outcome is Outcome.APPROVE
     testing = {**quiet, "customer.count_1h": 14, "transaction_amt": 1.0}
     assert evaluate(rules, testing, NOW).rule_results["review_card_testing"] == [Outcome.REVIEW]
     takeover = {**quiet, "customer.distinct_ip_24h": 7, "customer.amount_ratio_30d": 4.0}
