@@ -213,3 +213,110 @@ def private_opensearch(private_stack: PrivateStack) -> PrivateStack:
     """The private stack with its OpenSearch up (~10-25 s the first time)."""
     private_stack.up("opensearch")
     return private_stack
+
+
+# -- scorer runs: simulated input, committed output, offline feature replay ---
+
+def simulated_transactions(count: int, seed: int = 7) -> list[dict[str, Any]]:
+    """``count`` simulated transactions from a small population (customers recur)."""
+    from datetime import UTC, datetime, timedelta
+
+    from producer.simulation import SimulationConfig, Simulator
+
+    simulator = Simulator(SimulationConfig(n_customers=60, n_merchants=40), seed=seed)
+    start = datetime.now(UTC) - timedelta(days=10)
+    return [tx for tx, _label in simulator.events(start, count=count)]
+
+
+async def create_topics(bootstrap: str, names: list[str], partitions: int) -> None:
+    """Create topics on ``bootstrap`` (auto-create is off on every stack we run)."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(n, num_partitions=partitions, replication_factor=1)
+                                   for n in names])
+    finally:
+        await admin.close()
+
+
+async def read_committed(bootstrap: str, topic: str, expected: int, timeout: float,
+                         settle_ms: int = 2000) -> list[tuple[int, bytes]]:
+    """(partition, value) of every committed record of ``topic``, in offset order per
+    partition, once at least ``expected`` arrived (then ``settle_ms`` more for late extras)."""
+    from aiokafka import AIOKafkaConsumer
+
+    from tests.conftest import unique_name
+    from tests.support.polling import poll_until
+
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=unique_name("reader"),
+        auto_offset_reset="earliest", isolation_level="read_committed",
+        enable_auto_commit=False)
+    await consumer.start()
+    seen: list[tuple[int, bytes]] = []
+    try:
+        async def enough() -> bool:
+            batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+            for batch in batches.values():
+                seen.extend((r.partition, r.value) for r in batch if r.value is not None)
+            return len(seen) >= expected
+        await poll_until(enough, f"{expected} records on {topic}", timeout)
+        batches = await consumer.getmany(timeout_ms=settle_ms, max_records=5000)
+        for batch in batches.values():
+            seen.extend((r.partition, r.value) for r in batch if r.value is not None)
+    finally:
+        await consumer.stop()
+    return seen
+
+
+def decided_once(outputs: list[tuple[int, bytes]], event_ids: set[str]) -> list[Any]:
+    """Assert each of ``event_ids`` was decided exactly once; the decisions, in read order."""
+    from collections import Counter
+
+    from fraudstream_shared.events import ProcessedTransaction
+
+    decisions = [ProcessedTransaction.model_validate_json(value) for _p, value in outputs]
+    counts = Counter(d.event_id for d in decisions)
+    duplicated = {eid: n for eid, n in counts.items() if n > 1}
+    assert not duplicated, f"{len(duplicated)} events decided more than once"
+    missing = event_ids - set(counts)
+    assert not missing, f"{len(missing)} events never decided"
+    assert set(counts) == event_ids, "only the published events were decided"
+    return decisions
+
+
+def feature_mismatches(decisions: list[Any], inputs: list[tuple[int, bytes]]
+                       ) -> list[tuple[str, dict[str, Any]]]:
+    """Decisions whose features differ from an offline replay of each input partition
+    (in offset order, fresh store per partition); merchant risk is excluded (it
+    depends on when labels arrived)."""
+    import math
+    from collections import defaultdict
+
+    from fraudstream_shared.events import Transaction
+    from scorer.features import FEATURE_NAMES, FeatureStore
+    from scorer.features.store import MERCHANT_RISK_NAMES, TxEvent
+
+    stores: dict[int, FeatureStore] = defaultdict(FeatureStore)
+    expected: dict[str, dict[str, float | None]] = {}
+    for partition, value in inputs:
+        tx = Transaction.model_validate_json(value)
+        event = TxEvent.of(tx)
+        row = stores[partition].row(event)
+        stores[partition].update(event)
+        expected[tx.event_id] = {
+            name: (None if math.isnan(v) else v)
+            for name, v in zip(FEATURE_NAMES, row, strict=True)
+            if name not in MERCHANT_RISK_NAMES}
+    mismatched = []
+    for decision in decisions:
+        online = {k: v for k, v in (decision.fd.features or {}).items()
+                  if k not in MERCHANT_RISK_NAMES}
+        want = expected[decision.event_id]
+        if online != want:
+            mismatched.append((decision.event_id,
+                               {k: (online.get(k), v) for k, v in want.items()
+                                if online.get(k) != v}))
+    return mismatched
