@@ -49,6 +49,31 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class RepeatLimiter(logging.Filter):
+    """Lets at most ``limit`` records with the same message template through per window.
+
+    aiokafka logs every reconnect attempt while a broker is down — thousands of
+    identical lines a second — which would swamp the logs (and the bill) without
+    telling anyone more. The first ``limit`` of each kind per window still pass.
+    """
+
+    def __init__(self, limit: int = 5, window_s: float = 10.0) -> None:
+        super().__init__()
+        self._limit = limit
+        self._window_s = window_s
+        self._seen: dict[tuple[str, object], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, record.msg)
+        start, count = self._seen.get(key, (record.created, 0))
+        if record.created - start > self._window_s:
+            start, count = record.created, 0
+        self._seen[key] = (start, count + 1)
+        if len(self._seen) > 1000:  # bounded: forget old templates
+            self._seen.clear()
+        return count < self._limit
+
+
 def configure_logging(service: str, level: str = "INFO") -> None:
     """Send every log record, ours and the libraries', to stdout as JSON."""
     handler = logging.StreamHandler(sys.stdout)
@@ -56,12 +81,27 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # aiokafka is chatty at INFO during rebalances; keep its warnings.
-    logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
+    # aiokafka is chatty at INFO during rebalances; keep its warnings, but not
+    # thousands of identical reconnect lines while a broker is down.
+    kafka_log = logging.getLogger("aiokafka")
+    kafka_log.setLevel(max(logging.WARNING, root.level))
+    if not any(isinstance(f, RepeatLimiter) for f in handler.filters):
+        handler.addFilter(_AiokafkaOnly(RepeatLimiter()))
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+
+
+class _AiokafkaOnly(logging.Filter):
+    """Applies ``inner`` to aiokafka's records only."""
+
+    def __init__(self, inner: logging.Filter) -> None:
+        super().__init__()
+        self._inner = inner
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.name.startswith("aiokafka") or bool(self._inner.filter(record))
 
 
 def log_event(logger: logging.Logger, level: int, event: str, **fields: Any) -> None:
