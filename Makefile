@@ -165,6 +165,6 @@ train: install ## Train the shipped model (default: 75 simulated fraudstream day
 	@if [ -z "$(DATA)" ]; then $(MAKE) --no-print-directory $(FRAUDSTREAM_DATA); fi
 	time $(UV) run --frozen python -m scorer.model.train \
 	  --data $(or $(DATA),$(FRAUDSTREAM_DATA)) --labels $(or $(LABELS),$(FRAUDSTREAM_LABELS)) \
-	  $(if $(TRAIN_START),--train-start $(TRAIN_START)) \
+	  $(if $(TRAIN_START),--train-start $(TRAIN_START),$(if $(DATA),,--train-start 2026-08-01)) \
 	  --train-days $(or $(TRAIN_DAYS),$(if $(DATA),7,28)) --delay-days $(DELAY_DAYS) \
 	  --test-days $(TEST_DAYS) --out services/scorer/scorer/data/models
