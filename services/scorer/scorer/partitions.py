@@ -38,6 +38,8 @@ class PartitionState:
     restored_records: int = 0
     next_offset: int | None = None
     """The first input offset not yet reflected in ``store``; earlier records are skipped."""
+    last_expiry: float = 0.0
+    """Monotonic time of the last expiry pass over ``store``."""
     changelog_partition: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -54,6 +56,18 @@ class PartitionState:
         """(key, snapshot-or-tombstone) for every entity changed since the last call."""
         return [(key.encode("utf-8"), self.store.snapshot(key))
                 for key in sorted(self.store.dirty_keys())]
+
+
+def expire_idle(state: PartitionState, now: float, every_s: float) -> int:
+    """Drop entities idle past the store's TTL (event time), at most once per ``every_s``.
+
+    Bounds memory. The expired keys become dirty, so the next transaction
+    writes tombstones for them to the changelog. ``now`` is a monotonic clock.
+    """
+    if now - state.last_expiry < every_s:
+        return 0
+    state.last_expiry = now
+    return state.store.expire(state.store.watermark)
 
 
 def apply_changelog(store: FeatureStore, records: Iterable[tuple[bytes | None, bytes | None]]

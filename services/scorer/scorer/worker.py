@@ -35,10 +35,13 @@ from fraudstream_shared.kafka.transactions import PartitionProducers, rewind_to_
 from fraudstream_shared.logging import log_event
 from fraudstream_shared.metrics import MESSAGES_FAILED, MESSAGES_PRODUCED
 from scorer.engine import Engine, ScoredBatch
-from scorer.partitions import PartitionState, changelog_topic, restore_partition
+from scorer.partitions import PartitionState, changelog_topic, expire_idle, restore_partition
 from scorer.settings import ScorerSettings
 
 log = logging.getLogger(__name__)
+
+EXPIRY_EVERY_S = 60.0
+"""How often (wall clock) each partition's store drops idle entities."""
 
 
 class ScorerWorker(KafkaWorker):
@@ -194,7 +197,14 @@ class ScorerWorker(KafkaWorker):
             except PoisonMessageError as error:
                 poison.append((record, error))
         scored = await self.engine.decide_batch(valid, state.store, started)
+        self._maybe_expire(state)
         return scored, poison
+
+    def _maybe_expire(self, state: PartitionState) -> None:
+        expired = expire_idle(state, time.monotonic(), EXPIRY_EVERY_S)
+        if expired:
+            log_event(log, logging.INFO, "scorer.state.expired", partition=state.tp.partition,
+                      entities=expired, remaining=len(state.store))
 
     async def _send_all(self, producer: AIOKafkaProducer, tp: TopicPartition,
                         scored: ScoredBatch, poison: list[tuple[Record, PoisonMessageError]],
@@ -258,4 +268,4 @@ class ScorerWorker(KafkaWorker):
         MESSAGES_PRODUCED.labels(self.service, self.scorer_settings.decisions_topic).inc(
             len(scored.decisions))
         log_event(log, logging.DEBUG, "scorer.batch.decided", decided=len(scored.decisions),
-                  dead_lettered=len(poison), seconds=round(time.perf_counter(), 3))
+                  dead_lettered=len(poison))
