@@ -228,6 +228,20 @@ def simulated_transactions(count: int, seed: int = 7) -> list[dict[str, Any]]:
     return [tx for tx, _label in simulator.events(start, count=count)]
 
 
+async def publish_transactions(bootstrap: str, topic: str,
+                               events: list[dict[str, Any]]) -> None:
+    """Publish ``events`` to ``topic`` keyed by ``entity_id`` (as the producer does)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
+                                enable_idempotence=True, linger_ms=5)
+    await producer.start()
+    try:
+        for tx in events:
+            await producer.send(topic, json.dumps(tx).encode(), key=tx["entity_id"].encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
 async def create_topics(bootstrap: str, names: list[str], partitions: int) -> None:
     """Create topics on ``bootstrap`` (auto-create is off on every stack we run)."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic

@@ -11,12 +11,10 @@ every event decided exactly once, with features equal to an offline replay.
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from tests.e2e.faults import (
     PrivateStack,
@@ -25,6 +23,7 @@ from tests.e2e.faults import (
     feature_mismatches,
     log_events,
     private_stack,  # noqa: F401  (fixture)
+    publish_transactions,
     read_committed,
     simulated_transactions,
 )
@@ -52,15 +51,7 @@ async def test_broker_restart_mid_run_every_event_decided_exactly_once(
     source, decisions = f"restart-tx-{run}", f"restart-decisions-{run}"
     await create_topics(bootstrap, [source, decisions], PARTITIONS)
     events = simulated_transactions(EVENTS)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
-                                enable_idempotence=True, linger_ms=5)
-    await producer.start()
-    try:
-        for tx in events:
-            await producer.send(source, json.dumps(tx).encode(), key=tx["entity_id"].encode())
-        await producer.flush()
-    finally:
-        await producer.stop()
+    await publish_transactions(bootstrap, source, events)
 
     scorer = ServiceProcess("scorer", {
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "TRANSACTIONS_TOPIC": source,

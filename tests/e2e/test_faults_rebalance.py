@@ -10,18 +10,17 @@ offline per-partition replay (merchant risk aside).
 
 from __future__ import annotations
 
-import json
 import uuid
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from tests.conftest import TopicFactory
 from tests.e2e.faults import (
     decided_once,
     feature_mismatches,
     log_events,
+    publish_transactions,
     read_committed,
     simulated_transactions,
 )
@@ -40,14 +39,7 @@ async def test_second_scorer_joins_and_leaves_mid_run_every_event_decided_once(
     decisions = await topic_factory("rebalance-decisions", partitions=PARTITIONS)
     run = uuid.uuid4().hex[:8]
     events = simulated_transactions(EVENTS, seed=13)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", linger_ms=5)
-    await producer.start()
-    try:
-        for tx in events:
-            await producer.send(source, json.dumps(tx).encode(), key=tx["entity_id"].encode())
-        await producer.flush()
-    finally:
-        await producer.stop()
+    await publish_transactions(kafka_bootstrap, source, events)
     env = {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "TRANSACTIONS_TOPIC": source,
            "DECISIONS_TOPIC": decisions, "LABELS_TOPIC": f"rebalance-labels-{run}",
            "KAFKA_CONSUMER_GROUP": f"scorer-rebalance-{run}",

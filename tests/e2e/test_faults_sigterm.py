@@ -11,13 +11,12 @@ stopped under load, publishes every label still pending before it exits.
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from opensearchpy import AsyncOpenSearch
 
 from tests.conftest import TopicFactory
@@ -30,6 +29,7 @@ from tests.e2e.faults import (
     mails,
     make_decisions,
     produce_json,
+    publish_transactions,
     read_committed,
     simulated_transactions,
     start_mailcatcher,
@@ -57,14 +57,7 @@ async def test_scorer_sigterm_under_load_then_restart_decides_everything_once(
     decisions = await topic_factory("sigterm-decisions", partitions=PARTITIONS)
     run = uuid.uuid4().hex[:8]
     events = simulated_transactions(events_n, seed=11)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", linger_ms=5)
-    await producer.start()
-    try:
-        for tx in events:
-            await producer.send(source, json.dumps(tx).encode(), key=tx["entity_id"].encode())
-        await producer.flush()
-    finally:
-        await producer.stop()
+    await publish_transactions(kafka_bootstrap, source, events)
     env = {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "TRANSACTIONS_TOPIC": source,
            "DECISIONS_TOPIC": decisions, "LABELS_TOPIC": f"sigterm-labels-{run}",
            "KAFKA_CONSUMER_GROUP": f"scorer-sigterm-{run}",
