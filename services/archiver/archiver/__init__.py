@@ -1,0 +1,1 @@
+"""fraudstream archiver: decisions to the data lake as Parquet, and SQL reports over it."""

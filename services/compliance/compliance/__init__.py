@@ -1,0 +1,1 @@
+"""fraudstream compliance: personal data found in uploaded documents, routed and reported."""
