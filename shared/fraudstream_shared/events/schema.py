@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from fraudstream_shared.events.compliance import ComplianceFindings
 from fraudstream_shared.events.deadletter import DeadLetter
 from fraudstream_shared.events.decision import ProcessedTransaction
 from fraudstream_shared.events.label import TransactionLabel
@@ -22,6 +23,7 @@ CONTRACTS: dict[str, type[BaseModel]] = {
     "processed_transaction": ProcessedTransaction,
     "transaction_label": TransactionLabel,
     "dead_letter": DeadLetter,
+    "compliance_findings": ComplianceFindings,
 }
 
 

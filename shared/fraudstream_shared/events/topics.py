@@ -15,6 +15,9 @@ PROCESSED_TRANSACTIONS = "processed_transactions"
 TRANSACTION_LABELS = "transaction_labels"
 """Ground truth learned later (chargebacks), keyed by ``entity_id``."""
 
+COMPLIANCE_FINDINGS = "compliance_findings"
+"""One findings record per document the compliance service processed, keyed by document id."""
+
 DLQ_SUFFIX = ".dlq"
 
 
