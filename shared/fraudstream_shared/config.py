@@ -79,6 +79,19 @@ class ServiceSettings(BaseSettings):
         "required with KAFKA_SASL_MECHANISM=OAUTHBEARER.",
     )
 
+    cloudwatch_namespace: str | None = Field(
+        None,
+        min_length=1,
+        description="Publish this task's consumer lag to CloudWatch under this namespace "
+        "every minute (the AWS deployment sets it and scales on it; needs AWS_REGION).",
+    )
+
+    @model_validator(mode="after")
+    def _cloudwatch_needs_region(self) -> ServiceSettings:
+        if self.cloudwatch_namespace and not self.aws_region:
+            raise ValueError("CLOUDWATCH_NAMESPACE needs AWS_REGION, where the metric goes")
+        return self
+
     @model_validator(mode="after")
     def _sasl_needs_credentials(self) -> ServiceSettings:
         plain = self.kafka_sasl_mechanism in ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")

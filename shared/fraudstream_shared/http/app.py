@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from prometheus_client import make_asgi_app
 
+from fraudstream_shared.aws.cloudwatch import LagPublisher, LagReporter
 from fraudstream_shared.config import ServiceSettings
 from fraudstream_shared.http.worker import Worker
 from fraudstream_shared.logging import log_event
@@ -36,6 +37,7 @@ class ServiceState:
         self.ready = False
         self.started_at = time.time()
         self.task: asyncio.Task[None] | None = None
+        self.lag_task: asyncio.Task[None] | None = None
         self.failure: BaseException | None = None
 
 
@@ -79,6 +81,9 @@ def create_app(
             raise
         state.task = asyncio.create_task(worker.run(), name=f"{service}-loop")
         state.task.add_done_callback(_loop_done)
+        publisher = _lag_publisher(settings, worker)
+        if publisher is not None:
+            state.lag_task = asyncio.create_task(publisher.run(), name=f"{service}-lag")
         state.ready = True
         READY.labels(service).set(1)
         log_event(log, logging.INFO, f"{service}.started", port=settings.http_port)
@@ -119,6 +124,16 @@ def create_app(
     return app
 
 
+def _lag_publisher(settings: ServiceSettings, worker: Worker) -> LagPublisher | None:
+    """The CloudWatch lag publisher, when configured and the worker consumes."""
+    if not settings.cloudwatch_namespace or not isinstance(worker, LagReporter):
+        return None
+    assert settings.aws_region is not None  # the settings validator requires it
+    return LagPublisher(namespace=settings.cloudwatch_namespace, region=settings.aws_region,
+                        service=settings.service_name, group=settings.consumer_group,
+                        measure=worker.consumer_lag)
+
+
 async def _shutdown(settings: ServiceSettings, worker: Worker, state: ServiceState) -> None:
     """Drain and commit within the budget, then close every client."""
     service = settings.service_name
@@ -126,6 +141,10 @@ async def _shutdown(settings: ServiceSettings, worker: Worker, state: ServiceSta
     READY.labels(service).set(0)
     started = time.monotonic()
     log_event(log, logging.INFO, f"{service}.stopping")
+    if state.lag_task is not None:
+        state.lag_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await state.lag_task
     worker.stop()
     task = state.task
     if task is not None and not task.done():

@@ -167,6 +167,25 @@ class BatchConsumerLoop:
             log_event(log, logging.WARNING, f"{self.service}.commit.failed", error=str(exc))
             raise
 
+    async def measure_lag(self) -> int:
+        """Messages not yet committed on this member's partitions, asked of the broker.
+
+        Unlike the per-batch gauge this also moves while a batch is stuck (a sink
+        outage), because it compares the partitions' end offsets (the last stable
+        offset for a ``read_committed`` consumer) with the committed offsets.
+        Raises ``KafkaError`` when the broker cannot answer.
+        """
+        assigned = list(self.consumer.assignment())
+        if not assigned:
+            return 0
+        ends = await self.consumer.end_offsets(assigned)
+        committed = {tp: await self.consumer.committed(tp) for tp in assigned}
+        never = [tp for tp, offset in committed.items() if offset is None]
+        # A partition with no commit yet would be re-read from its beginning.
+        starts = await self.consumer.beginning_offsets(never) if never else {}
+        return sum(max(0, ends[tp] - (offset if offset is not None else starts[tp]))
+                   for tp, offset in committed.items())
+
     async def _update_lag(self) -> None:
         for tp in self.consumer.assignment():
             highwater = self.consumer.highwater(tp)

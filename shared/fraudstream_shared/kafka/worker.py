@@ -127,6 +127,12 @@ class KafkaWorker:
         """Hook: the service's own dependency checks."""
         return {}
 
+    async def consumer_lag(self) -> int | None:
+        """Uncommitted messages on this member's partitions; ``None`` without input topics."""
+        if not self.loop.topics:
+            return None
+        return await self.loop.measure_lag()
+
     def is_alive(self) -> bool:
         """The loop has polled recently."""
         return not self._started or time.monotonic() - self.loop.heartbeat < LIVENESS_TIMEOUT_S
