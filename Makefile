@@ -129,7 +129,9 @@ test-infra: $(CDK_STAMP) ## Run the AWS infrastructure tests (CDK assertions, cd
 # DATA/LABELS: your own events (.parquet/.jsonl/.csv, transactions contract) and
 # labels CSV (event_id,label[,labelled_at]); empty = a simulated default.
 # Protocol: TRAIN_START (YYYY-MM-DD), TRAIN_DAYS, DELAY_DAYS, TEST_DAYS; FOLDS
-# (evaluate only) = weekly folds, averaged.
+# (evaluate only) = weekly folds, averaged. PARTITIONS: partitions of the
+# transactions topic the scorers read (merchant/IP aggregates are per partition);
+# empty = the services' KAFKA_TOPIC_PARTITIONS default (6).
 DATA ?=
 LABELS ?=
 TRAIN_START ?=
@@ -137,6 +139,7 @@ TRAIN_DAYS ?=
 DELAY_DAYS ?= 7
 TEST_DAYS ?= 7
 FOLDS ?=
+PARTITIONS ?=
 SIM := $(UV) run --frozen python -m producer.simulate
 HANDBOOK_DATA := .local/data/handbook-183d.parquet
 HANDBOOK_LABELS := .local/data/handbook-183d-labels.csv
@@ -150,21 +153,22 @@ $(FRAUDSTREAM_DATA):
 	$(SIM) --preset fraudstream --days 75 --start 2026-08-01 --out $@ --labels $(FRAUDSTREAM_LABELS)
 
 .PHONY: evaluate
-evaluate: install ## Backtest (default: Handbook data, its 4 weekly folds) → reports/evaluation; DATA= LABELS= FOLDS= TRAIN_START=…
+evaluate: install ## Backtest (default: Handbook data, its 4 weekly folds) → reports/evaluation; DATA= LABELS= FOLDS= TRAIN_START= PARTITIONS=…
 	@if [ -z "$(DATA)" ]; then $(MAKE) --no-print-directory $(HANDBOOK_DATA); fi
 	rm -rf .local/evaluate/models
 	time $(UV) run --frozen python -m scorer.evaluation \
 	  --data $(or $(DATA),$(HANDBOOK_DATA)) --labels $(or $(LABELS),$(HANDBOOK_LABELS)) \
 	  $(if $(TRAIN_START),--train-start $(TRAIN_START),$(if $(DATA),,--train-start 2018-07-25)) \
 	  --train-days $(or $(TRAIN_DAYS),7) --delay-days $(DELAY_DAYS) --test-days $(TEST_DAYS) \
-	  --folds $(or $(FOLDS),$(if $(DATA),1,4)) \
+	  --folds $(or $(FOLDS),$(if $(DATA),1,4)) $(if $(PARTITIONS),--partitions $(PARTITIONS)) \
 	  --train-into .local/evaluate/models --cache .local/cache --out reports/evaluation
 
 .PHONY: train
-train: install ## Train the shipped model (default: 75 simulated fraudstream days, 28-day training window); DATA= LABELS= TRAIN_START=…
+train: install ## Train the shipped model (default: 75 simulated fraudstream days, 28-day training window); DATA= LABELS= TRAIN_START= PARTITIONS=…
 	@if [ -z "$(DATA)" ]; then $(MAKE) --no-print-directory $(FRAUDSTREAM_DATA); fi
 	time $(UV) run --frozen python -m scorer.model.train \
 	  --data $(or $(DATA),$(FRAUDSTREAM_DATA)) --labels $(or $(LABELS),$(FRAUDSTREAM_LABELS)) \
 	  $(if $(TRAIN_START),--train-start $(TRAIN_START),$(if $(DATA),,--train-start 2026-08-01)) \
 	  --train-days $(or $(TRAIN_DAYS),$(if $(DATA),7,28)) --delay-days $(DELAY_DAYS) \
-	  --test-days $(TEST_DAYS) --out services/scorer/scorer/data/models
+	  --test-days $(TEST_DAYS) $(if $(PARTITIONS),--partitions $(PARTITIONS)) \
+	  --out services/scorer/scorer/data/models

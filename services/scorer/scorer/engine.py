@@ -31,9 +31,8 @@ from scorer.backends import (
     build_backend,
 )
 from scorer.backends.base import most_severe
-from scorer.features import FEATURE_NAMES, FeatureStore, merchant_key
-from scorer.features.store import MERCHANT_RISK_NAMES, TxEvent
-from scorer.features.store import merchant_risk as merchant_risk_row
+from scorer.features import FEATURE_NAMES, FeatureStore, served_row
+from scorer.features.store import TxEvent
 from scorer.model import Model
 from scorer.ruleset import RuleSetLoader, RuleSetResult, evaluate_batch
 
@@ -175,8 +174,9 @@ class Engine:
         rows = []
         for tx in txs:
             event = TxEvent.of(tx)
-            features = dict(zip(FEATURE_NAMES, store.row(event), strict=True))
-            features.update(self._merchant_risk(event))
+            # The partition's transaction state, merchant risk from every label.
+            features = dict(zip(FEATURE_NAMES, served_row(store, self.labels, event),
+                                strict=True))
             store.update(event)
             rows.append(features)
         matrix = self.model.vectorize(rows)
@@ -206,13 +206,6 @@ class Engine:
         items = [BackendInput(tx, tuple(row[n] for n in names), names)
                  for tx, row in zip(txs, rows, strict=True)]
         return list(await self.remote.score_batch(items))
-
-    def _merchant_risk(self, event: TxEvent) -> dict[str, float]:
-        if not event.merchant_id:
-            return {}
-        state = self.labels.states.get(merchant_key(event.merchant_id))
-        values = merchant_risk_row(state, event.time, known=True)
-        return dict(zip(MERCHANT_RISK_NAMES, values, strict=True))
 
     def _decision(self, tx: Transaction, scores: dict[str, int], explanation: list[Any],
                   result: RuleSetResult, remote: BackendResult | None, rules_version: str,

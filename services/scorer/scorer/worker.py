@@ -35,6 +35,7 @@ from fraudstream_shared.kafka.transactions import PartitionProducers, rewind_to_
 from fraudstream_shared.logging import log_event
 from fraudstream_shared.metrics import MESSAGES_FAILED, MESSAGES_PRODUCED
 from scorer.engine import Engine, ScoredBatch
+from scorer.model import Model
 from scorer.partitions import PartitionState, changelog_topic, expire_idle, restore_partition
 from scorer.settings import ScorerSettings
 
@@ -42,6 +43,23 @@ log = logging.getLogger(__name__)
 
 EXPIRY_EVERY_S = 60.0
 """How often (wall clock) each partition's store drops idle entities."""
+
+
+def warn_partition_mismatch(topic: str, topic_partitions: int, model: Model) -> bool:
+    """Log ``scorer.model.partitions_mismatch`` if the topic is not split as in training.
+
+    Merchant and IP aggregates are per input partition, so a model trained for
+    N partitions is served other values from a topic with M != N partitions.
+    Returns whether it warned.
+    """
+    if topic_partitions == model.partitions:
+        return False
+    log_event(log, logging.WARNING, "scorer.model.partitions_mismatch", topic=topic,
+              topic_partitions=topic_partitions, model_partitions=model.partitions,
+              model_version=model.version,
+              hint="merchant and IP features differ from those the model was trained on; "
+                   f"retrain with make train PARTITIONS={topic_partitions}")
+    return True
 
 
 class ScorerWorker(KafkaWorker):
@@ -103,6 +121,7 @@ class ScorerWorker(KafkaWorker):
     # -- partition ownership ---------------------------------------------
 
     async def _on_assigned(self, assigned: list[TopicPartition]) -> None:
+        self._check_partition_count()
         new = [tp for tp in assigned if tp not in self.partitions]
         if not new:
             return
@@ -114,6 +133,12 @@ class ScorerWorker(KafkaWorker):
                 # resume is exactly what was committed.
                 await self.txn_producers.acquire(new)
             await asyncio.gather(*(self._restore(tp) for tp in new))
+
+    def _check_partition_count(self) -> None:
+        topic = self.scorer_settings.transactions_topic
+        found = self.consumer.partitions_for_topic(topic)
+        if found:
+            warn_partition_mismatch(topic, len(found), self.engine.model)
 
     async def _restore(self, tp: TopicPartition) -> None:
         state = PartitionState(tp, self.engine.new_store())

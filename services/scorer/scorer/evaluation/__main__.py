@@ -3,6 +3,7 @@
     python -m scorer.evaluation --data events.parquet --labels labels.csv \\
         [--train-start 2018-07-25 --train-days 7 --delay-days 7 --test-days 7] \\
         [--folds 4 --train-into .local/evaluate/models --cache .local/cache] \\
+        [--partitions 6 --drop-features 'ip_cnt_*,ip_sum_*'] \\
         [--model services/scorer/scorer/data/models] --out reports/evaluation
 
 Replays the features over the history (labels at arrival) and, with
@@ -30,7 +31,7 @@ from scorer.evaluation.report import write_report
 from scorer.model.core import DEFAULT_REGISTRY, Model
 from scorer.model.data import load_history
 from scorer.model.protocol import parse_day
-from scorer.model.train import Prepared, add_data_options
+from scorer.model.train import Prepared, add_data_options, drop_patterns, select_features
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -66,15 +67,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                                parse_day(args.train_start), args.train_days,
                                args.delay_days, args.test_days, args.folds)
     matrix, seconds, hit = cached_features(history, args.data, args.labels, protocols,
-                                           args.lateness_s, args.delay_days, args.cache)
+                                           args.lateness_s, args.delay_days, args.cache,
+                                           args.partitions)
     print(f"features: {'cache hit' if hit else 'replayed'} in {seconds:.0f} s", file=sys.stderr)
     if args.train_into is not None:
         results = train_and_backtest(history, matrix, seconds, protocols, args.train_into,
-                                     thresholds, args.k)
+                                     thresholds, args.k, partitions=args.partitions,
+                                     features=select_features(drop_patterns(args.drop_features)))
     else:
         model = Model.load(args.model)
-        results = [backtest(model, Prepared(history, p, matrix, seconds), thresholds, args.k)
-                   for p in protocols]
+        if model.partitions != args.partitions:
+            print(f"warning: {model.version} was trained for {model.partitions} partition(s), "
+                  f"the features are replayed for {args.partitions}", file=sys.stderr)
+        results = [backtest(model, Prepared(history, p, matrix, seconds, args.partitions),
+                            thresholds, args.k) for p in protocols]
     result = combine(results, args.k)
     path = write_report(result, args.out, time.monotonic() - started)
     for fold in result["folds"]:

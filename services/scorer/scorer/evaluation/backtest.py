@@ -59,6 +59,29 @@ def ranking_metrics(raw: npt.NDArray[np.float64], y: npt.NDArray[np.bool_],
                                                 strict=True) if f})}
 
 
+def by_scenario(scenario: npt.NDArray[np.object_] | None, y: npt.NDArray[np.bool_],
+                decided: npt.NDArray[np.str_], amount: npt.NDArray[np.float64]
+                ) -> dict[str, dict[str, float]]:
+    """Per fraud scenario: frauds, how many were blocked or reviewed, and their amounts.
+
+    Frauds without a scenario count as ``unspecified``; empty without scenarios.
+    """
+    if scenario is None:
+        return {}
+    names = np.where(scenario == "", "unspecified", scenario)
+    out: dict[str, dict[str, float]] = {}
+    for name in sorted(set(names[y].tolist())):
+        rows = y & (names == name)
+        blocked = rows & (decided == "block")
+        caught = rows & (decided != "approve")
+        out[name] = {"frauds": int(rows.sum()), "blocked": int(blocked.sum()),
+                     "reviewed_or_blocked": int(caught.sum()),
+                     "fraud_amount": round(float(amount[rows].sum()), 2),
+                     "amount_blocked": round(float(amount[blocked].sum()), 2),
+                     "amount_reviewed_or_blocked": round(float(amount[caught].sum()), 2)}
+    return out
+
+
 def backtest(model: Model, prepared: Prepared, thresholds: Thresholds, k: int = 100
              ) -> dict[str, Any]:
     """Every figure of the report, as a JSON-ready dict."""
@@ -88,6 +111,8 @@ def backtest(model: Model, prepared: Prepared, thresholds: Thresholds, k: int = 
         "protocol": p.describe(),
         "data": h.describe(),
         "feature_seconds": round(prepared.feature_seconds, 1),
+        "partitions": prepared.partitions,
+        "model_features": len(model.feature_names),
         "handbook_test_set": ranking_metrics(raw[keep], y[keep], day[keep], customer[keep], k),
         "all_test_transactions": ranking_metrics(raw, y, day, customer, k),
         "handbook_best": HANDBOOK_BEST,
@@ -100,6 +125,8 @@ def backtest(model: Model, prepared: Prepared, thresholds: Thresholds, k: int = 
             "block_fpr_observed": float(((decided == "block") & ~y).sum()) / legit,
         },
         "confusion": confusion,
+        "scenarios": by_scenario(None if h.scenario is None else h.scenario[test], y, decided,
+                                 amount),
         "alerts_per_day": per_day,
         "amount": {
             "fraud_total": round(fraud_amount, 2),

@@ -22,14 +22,15 @@ import numpy as np
 import numpy.typing as npt
 
 from scorer.evaluation.backtest import Thresholds, backtest
-from scorer.features import FEATURE_NAMES, FeatureStore, replay
+from scorer.features import FEATURE_NAMES, replay
 from scorer.model.core import Model, save
 from scorer.model.data import History
 from scorer.model.protocol import DAY_S, Protocol
 from scorer.model.train import Prepared, train
 
-CACHE_FORMAT = 1
-"""Bump when the replay changes in a way FEATURE_NAMES does not show."""
+CACHE_FORMAT = 2
+"""Bump when the replay changes in a way FEATURE_NAMES does not show (2: merchant risk
+from a separate label store, input partitions in the key)."""
 
 
 def fold_protocols(first: float, last: float, train_start: datetime | None, train_days: int,
@@ -71,21 +72,26 @@ def needed_rows(time_s: npt.NDArray[np.float64], protocols: Sequence[Protocol]
 
 def cached_features(history: History, data: str | Path, labels: str | Path,
                     protocols: Sequence[Protocol], lateness_s: float, delay_days: int,
-                    cache: Path | None) -> tuple[npt.NDArray[np.float64], float, bool]:
-    """The replayed feature matrix (NaN outside the folds' windows), seconds, cache hit."""
+                    cache: Path | None, partitions: int = 1
+                    ) -> tuple[npt.NDArray[np.float64], float, bool]:
+    """The replayed feature matrix (NaN outside the folds' windows), seconds, cache hit.
+
+    The cache key covers everything the replay depends on, the partition count
+    included (a model for 6 partitions must not reuse features replayed for 1).
+    """
     keep = needed_rows(history.time, protocols)
     stop = max(p.test_end_s for p in protocols)
     key = hashlib.sha256(json.dumps([CACHE_FORMAT, file_digest(data, labels), FEATURE_NAMES,
-                                     lateness_s, delay_days, stop,
-                                     int(keep.sum())]).encode()).hexdigest()[:20]
+                                     lateness_s, delay_days, stop, int(keep.sum()),
+                                     partitions]).encode()).hexdigest()[:20]
     path = None if cache is None else cache / f"features-{key}.npy"
     started = time.monotonic()
     if path is not None and path.exists():
         matrix = np.full((len(history), len(FEATURE_NAMES)), np.nan)
         matrix[keep] = np.load(path)
         return matrix, time.monotonic() - started, True
-    matrix = replay(history.events, history.labels, FeatureStore(lateness_s=lateness_s),
-                    stop_at=stop)
+    matrix = replay(history.events, history.labels, partitions=partitions,
+                    lateness_s=lateness_s, stop_at=stop)
     matrix[~keep] = np.nan
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -98,13 +104,15 @@ def cached_features(history: History, data: str | Path, labels: str | Path,
 def train_and_backtest(history: History, matrix: npt.NDArray[np.float64],
                        feature_seconds: float, protocols: Sequence[Protocol],
                        registry: Path, thresholds: Thresholds, k: int = 100,
-                       rounds: int | None = None) -> list[dict[str, Any]]:
+                       rounds: int | None = None, partitions: int = 1,
+                       features: Sequence[str] = FEATURE_NAMES) -> list[dict[str, Any]]:
     """Per fold: train on its week into ``registry``, load it back, backtest its test week."""
     results = []
     for i, protocol in enumerate(protocols):
-        prepared = Prepared(history, protocol, matrix, feature_seconds)
+        prepared = Prepared(history, protocol, matrix, feature_seconds, partitions)
         kwargs: dict[str, Any] = {} if rounds is None else {"rounds": rounds}
-        booster, metadata = train(prepared, calibrate_on_delay=True, **kwargs)
+        booster, metadata = train(prepared, calibrate_on_delay=True, features=features,
+                                  **kwargs)
         metadata = {**metadata, "version": f"{metadata['version']}-fold{i + 1}"}
         folder = save(booster, metadata, registry, promote=False)
         results.append(backtest(Model.load(folder), prepared, thresholds, k))
@@ -133,6 +141,7 @@ def combine(results: Sequence[dict[str, Any]], k: int = 100) -> dict[str, Any]:
     out["confusion"] = {o: {f: _round(sum(r["confusion"][o][f] for r in results))
                             for f in results[0]["confusion"][o]}
                         for o in results[0]["confusion"]}
+    out["scenarios"] = _sum_scenarios([r.get("scenarios", {}) for r in results])
     out["alerts_per_day"] = [d for r in results for d in r["alerts_per_day"]]
     out["amount"] = {n: round(sum(r["amount"][n] for r in results), 2)
                      for n in results[0]["amount"]}
@@ -150,6 +159,17 @@ def combine(results: Sequence[dict[str, Any]], k: int = 100) -> dict[str, Any]:
                       "raw": np.concatenate([r["_curves"]["raw"] for r in results])}
     out["folds"] = [_fold_row(r, k) for r in results]
     return out
+
+
+def _sum_scenarios(parts: Sequence[dict[str, dict[str, float]]]
+                   ) -> dict[str, dict[str, float]]:
+    total: dict[str, dict[str, float]] = {}
+    for part in parts:
+        for name, row in part.items():
+            into = total.setdefault(name, dict.fromkeys(row, 0))
+            for field, value in row.items():
+                into[field] = _round(into[field] + value)
+    return dict(sorted(total.items()))
 
 
 def _round(value: float) -> float:

@@ -51,6 +51,29 @@ def _plot_pr(y: Any, raw: Any, result: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def scenario_table(scenarios: dict[str, dict[str, float]]) -> list[str]:
+    """Markdown lines of the per-scenario breakdown (none without scenarios)."""
+    if not scenarios:
+        return []
+    lines = [
+        "### By fraud scenario (every test transaction, same thresholds)",
+        "",
+        "| scenario | frauds | blocked | recall (review or block) | fraud amount | "
+        "amount blocked | amount caught (review or block) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, row in scenarios.items():
+        frauds, amount = row["frauds"], row["fraud_amount"]
+        recall = row["reviewed_or_blocked"] / frauds if frauds else float("nan")
+        caught = row["amount_reviewed_or_blocked"] / amount if amount else float("nan")
+        lines.append(
+            f"| {name} | {frauds:.0f} | {row['blocked']:.0f} ({row['blocked'] / frauds:.1%}) | "
+            f"{row['reviewed_or_blocked']:.0f} ({recall:.1%}) | {amount:.2f} | "
+            f"{row['amount_blocked']:.2f} | {row['amount_reviewed_or_blocked']:.2f} "
+            f"({caught:.1%}) |")
+    return [*lines, ""]
+
+
 def markdown(r: dict[str, Any]) -> str:
     """The human-readable report."""
     hb, allt, best, p = r["handbook_test_set"], r["all_test_transactions"], \
@@ -72,6 +95,9 @@ def markdown(r: dict[str, Any]) -> str:
         + (f", {p['folds']} weekly folds (to {p['test_end_exclusive']})" if "folds" in p else "")
         + ". Features replayed in "
         f"{r['feature_seconds']} s; whole run {r['wall_seconds']} s.",
+        f"Features as served by scorers reading {r.get('partitions', 1)} input partition(s) "
+        "(merchant and IP aggregates per partition, merchant risk from every label); "
+        f"the models use {r.get('model_features', '?')} of them.",
         "",
         "## Detection (Handbook test set: customers already known defrauded removed)",
         "",
@@ -114,6 +140,9 @@ def markdown(r: dict[str, Any]) -> str:
         f"Fraud amount {amount['fraud_total']:.2f}: blocked {amount['caught_blocked']:.2f}, "
         f"reviewed or blocked {amount['caught_reviewed_or_blocked']:.2f}.",
         "",
+    ]
+    lines += scenario_table(r.get("scenarios", {}))
+    lines += [
         "Alerts (review + block) per test day: "
         + ", ".join(f"{d['alerts']}" for d in r["alerts_per_day"]),
         "",

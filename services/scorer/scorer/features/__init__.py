@@ -1,10 +1,13 @@
 """Stateful features: per-entity windows updated in event-time order, one code path.
 
-The scorer worker holds a :class:`FeatureStore`; training and evaluation replay
-a history through the same store with :func:`replay`/:func:`compute_offline`.
+The scorer holds a :class:`FeatureStore` per input partition and a shared label
+store; training and evaluation replay a history through the same code, split
+the same way (:class:`PartitionedStores`, :func:`replay`/:func:`compute_offline`
+with ``partitions=N``).
 """
 
-from scorer.features.offline import compute_offline, replay
+from scorer.features.offline import PartitionedStores, compute_offline, replay
+from scorer.features.partitioning import DEFAULT_PARTITIONS, partition_of
 from scorer.features.state import FeatureState
 from scorer.features.store import (
     FEATURE_NAMES,
@@ -15,20 +18,25 @@ from scorer.features.store import (
     customer_key,
     ip_key,
     merchant_key,
+    served_row,
     vectorize,
 )
 
 __all__ = [
+    "DEFAULT_PARTITIONS",
     "FEATURE_NAMES",
     "FeatureState",
     "FeatureStore",
     "LabelEvent",
+    "PartitionedStores",
     "TxEvent",
     "card_key",
     "compute_offline",
     "customer_key",
     "ip_key",
     "merchant_key",
+    "partition_of",
     "replay",
+    "served_row",
     "vectorize",
 ]

@@ -1,14 +1,20 @@
 """The feature store: per-entity state updated in event-time order, and the features it yields.
 
-One code path for serving and training: the worker calls
-:meth:`FeatureStore.score_features` (or :meth:`~FeatureStore.features_for` then
-:meth:`~FeatureStore.update`) per transaction and :meth:`~FeatureStore.apply_label`
-per consumed label; :func:`scorer.features.offline.replay` calls the very same
-methods over a history.
+One code path for serving and training: the scorer keeps one store per input
+partition and one shared label store, and per transaction calls
+:func:`served_row` (the partition's :meth:`~FeatureStore.row` with merchant risk
+from the label store) then :meth:`~FeatureStore.update`, and
+:meth:`~FeatureStore.apply_label` on the label store per consumed label;
+:func:`scorer.features.offline.replay` calls the very same functions over a
+history, each event in the partition Kafka's default partitioner gives its key
+(:mod:`scorer.features.partitioning`). A single store fed everything
+(:meth:`FeatureStore.score_features`) equals one partition.
 
 Entities and their keys (``dirty_keys``/``snapshot``/``restore`` use them):
 ``c|<entity_id>`` customer, ``k|<card_bin>|<entity_id>`` card,
-``m|<merchant_id>`` merchant, ``i|<ip_address>`` IP.
+``m|<merchant_id>`` merchant, ``i|<ip_address>`` IP. The input topic is keyed by
+customer, so a partition's merchant and IP aggregates count that partition's
+transactions only (all of a customer's and card's are there).
 
 Time semantics:
 - features are computed *before* the transaction is added to the state;
@@ -415,6 +421,24 @@ def _merchant_risk(state: FeatureState | None, t: float, known: bool) -> list[fl
     since_fraud = (max(0.0, t - state.last_fraud_label)
                    if state.last_fraud_label > -math.inf else NAN)
     return [*out, labels, state.fraud_streak, since_fraud]
+
+
+RISK_START = len(FEATURE_NAMES) - len(MERCHANT_RISK_NAMES)
+"""Merchant risk closes the feature vector (the scorer takes it from the shared label store)."""
+
+
+def served_row(store: FeatureStore, labels: FeatureStore, ev: TxEvent) -> list[float]:
+    """The feature vector of ``ev`` exactly as the scorer serves it (pure).
+
+    ``store`` is the state of the event's input partition (its customer's, card's,
+    and the partition's share of its merchant's and IP's transactions); merchant
+    risk comes from ``labels``, the store every scorer feeds with *all* labels.
+    """
+    row = store.row(ev)
+    if ev.merchant_id:
+        row[RISK_START:] = _merchant_risk(labels.states.get(merchant_key(ev.merchant_id)),
+                                          ev.time, known=True)
+    return row
 
 
 def replay_order(events: Iterable[TxEvent], labels: Iterable[LabelEvent]

@@ -52,6 +52,10 @@ class Model:
         self.version: str = str(metadata["version"])
         self.name: str = str(metadata.get("name", MODEL_NAME))
         self.feature_names: list[str] = list(metadata["features"])
+        # Models from before partition-aware training saw every transaction in
+        # one store: that is one partition.
+        self.partitions: int = int(metadata.get("partitions", 1))
+        """The input partition count whose per-partition features the model learned."""
         self.calibration = Calibration.from_table(metadata["calibration"])
         if booster.num_feature() != len(self.feature_names):
             raise ValueError("model.txt and metadata.json disagree on the number of features")

@@ -2,7 +2,9 @@
 
 Needs the scorer's ``train`` extra (pandas, pyarrow). Events follow the
 ``transactions`` contract; labels have at least ``event_id,label`` (``fraud``/
-``legit``, also ``1``/``0``/``true``/``false``) and optionally ``labelled_at``.
+``legit``, also ``1``/``0``/``true``/``false``) and optionally ``labelled_at``
+and ``scenario`` (the kind of fraud, as the simulators write it: the
+evaluation breaks its results down by it).
 An event without a label is taken as legitimate (no chargeback ever came); a
 label without ``labelled_at`` arrives ``delay_days`` after its event. Every
 event yields one label event (carrying the event's merchant) for the replay, as
@@ -40,6 +42,8 @@ class History:
     amount: npt.NDArray[np.float64]
     is_fraud: npt.NDArray[np.bool_]
     source: str
+    scenario: npt.NDArray[np.object_] | None = None
+    """The fraud scenario of each event ("" when not fraud or not given); None without."""
 
     def __len__(self) -> int:
         return len(self.events)
@@ -116,6 +120,12 @@ def load_history(events_path: str | Path, labels_path: str | Path,
         if known.any():
             arrival[known] = epoch_seconds(given[known])
 
+    scenario = None
+    if "scenario" in labels.columns:
+        given_scenario = labels["scenario"].reindex(event_ids)
+        scenario = given_scenario.where(given_scenario.notna(), "").astype(str).to_numpy(
+            dtype=object)
+        scenario[~is_fraud] = ""
     amounts = frame["transaction_amt"].to_numpy(dtype=float)
     currency = _text(frame, "transaction_currency")
     merchants = _text(frame, "merchant_id")
@@ -136,6 +146,7 @@ def load_history(events_path: str | Path, labels_path: str | Path,
         event_id=event_ids.to_numpy(dtype=object),
         customer=frame["entity_id"].astype(str).to_numpy(dtype=object),
         time=times, amount=amounts, is_fraud=is_fraud, source=str(events_path),
+        scenario=scenario,
     )
 
 

@@ -2,19 +2,24 @@
 
     python -m scorer.model.train --data events.parquet --labels labels.csv \\
         [--train-start 2018-07-25 --train-days 7 --delay-days 7 --test-days 7] \\
-        --out services/scorer/scorer/data/models
+        [--partitions 6] --out services/scorer/scorer/data/models
 
 Follows the Handbook's protocol (:mod:`scorer.model.protocol`): features are
 replayed over the whole history with labels applied when they arrive, the
 booster learns from the training window, and the window after the delay is
 the validation data that calibrates the scores (:mod:`scorer.model.calibration`)
-and whose metrics are stored in ``metadata.json``. Hyper-parameters are fixed
+and whose metrics are stored in ``metadata.json``. The features are those of a
+scorer group reading a ``transactions`` topic of ``--partitions`` partitions
+(merchant and IP aggregates per partition, see :mod:`scorer.features.offline`);
+the count is recorded in the metadata and the scorer warns when its topic has
+another. Hyper-parameters are fixed
 (no early stopping on that window, so its metrics stay honest).
 """
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import sys
 import time
 from collections.abc import Sequence
@@ -28,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from scorer.evaluation.metrics import average_precision, card_precision_at_k, roc_auc
-from scorer.features import FEATURE_NAMES, FeatureStore, replay
+from scorer.features import DEFAULT_PARTITIONS, FEATURE_NAMES, replay
 from scorer.model.calibration import Calibration
 from scorer.model.core import DEFAULT_REGISTRY, MODEL_NAME, save
 from scorer.model.data import History, load_history
@@ -60,11 +65,13 @@ class Prepared:
     protocol: Protocol
     matrix: npt.NDArray[np.float64]
     feature_seconds: float
+    partitions: int = 1
+    """The input partition count the features were replayed for."""
 
 
 def prepare(data: str | Path, labels: str | Path, train_start: datetime | None,
-            train_days: int, delay_days: int, test_days: int, lateness_s: float = 3600.0
-            ) -> Prepared:
+            train_days: int, delay_days: int, test_days: int, lateness_s: float = 3600.0,
+            partitions: int = DEFAULT_PARTITIONS) -> Prepared:
     """Load, choose the windows, and replay the features up to the end of the test window."""
     history = load_history(data, labels, delay_days)
     if not len(history):
@@ -72,9 +79,17 @@ def prepare(data: str | Path, labels: str | Path, train_start: datetime | None,
     protocol = Protocol.fit_to(float(history.time.min()), float(history.time.max()),
                                train_start, train_days, delay_days, test_days)
     started = time.monotonic()
-    matrix = replay(history.events, history.labels, FeatureStore(lateness_s=lateness_s),
-                    stop_at=protocol.test_end_s)
-    return Prepared(history, protocol, matrix, time.monotonic() - started)
+    matrix = replay(history.events, history.labels, partitions=partitions,
+                    lateness_s=lateness_s, stop_at=protocol.test_end_s)
+    return Prepared(history, protocol, matrix, time.monotonic() - started, partitions)
+
+
+def select_features(drop: Sequence[str] = ()) -> list[str]:
+    """``FEATURE_NAMES`` without those matching any of the ``drop`` glob patterns."""
+    unknown = [p for p in drop if not fnmatch.filter(FEATURE_NAMES, p)]
+    if unknown:
+        raise ValueError(f"no feature matches {unknown}")
+    return [n for n in FEATURE_NAMES if not any(fnmatch.fnmatchcase(n, p) for p in drop)]
 
 
 def fit(matrix: npt.NDArray[np.float64], y: npt.NDArray[np.bool_], rounds: int = ROUNDS,
@@ -99,9 +114,11 @@ def validation_metrics(raw: npt.NDArray[np.float64], prepared: Prepared,
 
 
 def train(prepared: Prepared, rounds: int = ROUNDS, seed: int = 0,
-          params: dict[str, Any] | None = None, calibrate_on_delay: bool = False
-          ) -> tuple[lgb.Booster, dict[str, Any]]:
+          params: dict[str, Any] | None = None, calibrate_on_delay: bool = False,
+          features: Sequence[str] = FEATURE_NAMES) -> tuple[lgb.Booster, dict[str, Any]]:
     """Fit on the training window, calibrate, and measure on the validation window.
+
+    ``features`` (a subset of the replayed ``FEATURE_NAMES``) are the model's inputs.
 
     The calibration uses the validation window's legitimate transactions, or
     with ``calibrate_on_delay`` every transaction of the delay window (their
@@ -109,6 +126,8 @@ def train(prepared: Prepared, rounds: int = ROUNDS, seed: int = 0,
     legitimate): a backtest then keeps its test window unseen.
     """
     h, p = prepared.history, prepared.protocol
+    index = {name: i for i, name in enumerate(FEATURE_NAMES)}
+    matrix = prepared.matrix[:, [index[name] for name in features]]
     train_rows = p.train_mask(h.time)
     valid_rows = p.test_mask(h.time)
     if not h.is_fraud[train_rows].any():
@@ -116,19 +135,19 @@ def train(prepared: Prepared, rounds: int = ROUNDS, seed: int = 0,
     if not valid_rows.any() or h.is_fraud[valid_rows].all():
         raise ValueError("no legitimate transactions in the validation window to calibrate on")
     started = time.monotonic()
-    booster = fit(prepared.matrix[train_rows], h.is_fraud[train_rows], rounds, seed, params)
+    booster = fit(matrix[train_rows], h.is_fraud[train_rows], rounds, seed, params, features)
     fit_seconds = time.monotonic() - started
-    raw = np.asarray(booster.predict(prepared.matrix[valid_rows], raw_score=True), dtype=float)
+    raw = np.asarray(booster.predict(matrix[valid_rows], raw_score=True), dtype=float)
     if calibrate_on_delay and p.delay_days > 0:
         delay_rows = (h.time >= p.start_s + p.train_days * DAY_S) & (h.time < p.test_start_s)
         calibration = Calibration.fit(np.asarray(
-            booster.predict(prepared.matrix[delay_rows], raw_score=True), dtype=float))
+            booster.predict(matrix[delay_rows], raw_score=True), dtype=float))
         calibrated_on = "every transaction of the delay window (labels not yet arrived)"
     else:
         calibration = Calibration.fit(raw[~h.is_fraud[valid_rows]])
         calibrated_on = "the legitimate transactions of the validation window"
     unknown = p.unknown_customers_mask(h.time, h.customer, h.is_fraud)
-    raw_unknown = np.asarray(booster.predict(prepared.matrix[unknown], raw_score=True),
+    raw_unknown = np.asarray(booster.predict(matrix[unknown], raw_score=True),
                              dtype=float)
     created = datetime.now(UTC)
     metadata: dict[str, Any] = {
@@ -137,7 +156,10 @@ def train(prepared: Prepared, rounds: int = ROUNDS, seed: int = 0,
         "created_at": created.isoformat(timespec="seconds"),
         "algorithm": f"lightgbm {lgb.__version__} binary",
         "params": {**PARAMS, **(params or {}), "seed": seed, "rounds": rounds},
-        "features": list(FEATURE_NAMES),
+        "features": list(features),
+        "partitions": prepared.partitions,
+        "partitions_doc": "features computed per partition of a transactions topic of this "
+                          "many partitions keyed by entity_id (Kafka's default partitioner)",
         "protocol": p.describe(),
         "training": {"transactions": int(train_rows.sum()),
                      "frauds": int(h.is_fraud[train_rows].sum()),
@@ -181,15 +203,27 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--delay-days", type=int, default=7)
     parser.add_argument("--test-days", type=int, default=7)
     parser.add_argument("--lateness-s", type=float, default=3600.0)
+    parser.add_argument("--partitions", type=int, default=DEFAULT_PARTITIONS,
+                        help="partitions of the transactions topic the scorers read "
+                             f"(default {DEFAULT_PARTITIONS}, the services' "
+                             "KAFKA_TOPIC_PARTITIONS default)")
+    parser.add_argument("--drop-features", default="",
+                        help="comma-separated glob patterns of features to leave out")
+
+
+def drop_patterns(text: str) -> list[str]:
+    """The ``--drop-features`` patterns."""
+    return [p.strip() for p in text.split(",") if p.strip()]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Train, save into the registry and print the validation metrics."""
     args = parse_args(argv)
     prepared = prepare(args.data, args.labels, parse_day(args.train_start), args.train_days,
-                       args.delay_days, args.test_days, args.lateness_s)
+                       args.delay_days, args.test_days, args.lateness_s, args.partitions)
     booster, metadata = train(prepared, args.rounds, args.seed,
-                              {"num_leaves": args.num_leaves})
+                              {"num_leaves": args.num_leaves},
+                              features=select_features(drop_patterns(args.drop_features)))
     folder = save(booster, metadata, args.out, promote=not args.no_promote)
     for name, values in metadata["metrics"].items():
         print(f"{name}: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"

@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from scorer.evaluation.backtest import by_scenario
 from scorer.evaluation.folds import combine, file_digest, fold_protocols, needed_rows
+from scorer.evaluation.report import scenario_table
 
 DAY = 86_400.0
 START = datetime(2018, 4, 1, tzinfo=UTC).timestamp()
@@ -76,3 +78,26 @@ def test_combine_averages_metrics_and_sums_outcomes() -> None:
     assert out["thresholds"]["block_fpr_observed"] == pytest.approx(4 / 16)
     assert len(out["_curves"]["y"]) == 4
     assert [f["train_start"] for f in out["folds"]] == ["2018-07-25", "2018-08-01"]
+
+
+def test_scenarios_are_broken_down_and_summed_over_folds() -> None:
+    y = np.array([True, True, True, False, True])
+    decided = np.array(["block", "approve", "review", "block", "block"])
+    amount = np.array([10.0, 20.0, 30.0, 40.0, 50.0])
+    scenario = np.array(["large_amount", "compromised_customer", "compromised_customer", "",
+                         ""], dtype=object)
+    rows = by_scenario(scenario, y, decided, amount)
+    assert rows["compromised_customer"] == {
+        "frauds": 2, "blocked": 0, "reviewed_or_blocked": 1, "fraud_amount": 50.0,
+        "amount_blocked": 0.0, "amount_reviewed_or_blocked": 30.0}
+    assert rows["unspecified"]["amount_blocked"] == 50.0
+    assert by_scenario(None, y, decided, amount) == {}
+
+    first, second = _fold("2018-07-25", 0.8, 1), _fold("2018-08-01", 0.9, 3)
+    first["scenarios"], second["scenarios"] = rows, by_scenario(scenario, y, decided, amount)
+    out = combine([first, second])
+    assert out["scenarios"]["large_amount"]["frauds"] == 2
+    assert out["scenarios"]["compromised_customer"]["amount_reviewed_or_blocked"] == 60.0
+    table = "\n".join(scenario_table(out["scenarios"]))
+    assert "| compromised_customer | 4 | 0 (0.0%) | 2 (50.0%) | 100.00 |" in table
+    assert scenario_table({}) == []

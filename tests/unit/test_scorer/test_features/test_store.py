@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
+from aiokafka.partitioner import DefaultPartitioner
 
-from fraudstream_shared.events import Transaction, TransactionLabel
+from fraudstream_shared.events import Transaction, TransactionLabel, encode_key
+from scorer.engine import Engine
 from scorer.features import (
     FEATURE_NAMES,
     FeatureStore,
@@ -18,6 +21,12 @@ from scorer.features import (
     merchant_key,
     vectorize,
 )
+from scorer.features.store import MERCHANT_RISK_NAMES
+from scorer.model import Model
+from scorer.ruleset import RuleSetLoader
+from scorer.settings import PACKAGE_DATA
+
+DEFAULT_RULES = PACKAGE_DATA / "rules" / "default.yaml"
 
 T0 = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)  # a Monday
 
@@ -211,32 +220,79 @@ def test_restore_rejects_foreign_payload() -> None:
         FeatureStore().restore(merchant_key("m"), b'{"v": 99}')
 
 
-def test_offline_equals_online() -> None:
-    rng = random.Random(3)
+def shared_traffic(seed: int, count: int = 400) -> tuple[list[Transaction],
+                                                       list[TransactionLabel]]:
+    """20 days of 12 customers paying at 5 merchants from 8 IPs (all shared across customers)."""
+    rng = random.Random(seed)
     events = sorted(
         (tx(rng.uniform(0, 60 * 24 * 20), round(rng.lognormvariate(3, 1), 2),
-            entity=f"c{rng.randrange(6)}", merchant=f"m{rng.randrange(5)}",
+            entity=f"c{rng.randrange(12)}", merchant=f"m{rng.randrange(5)}",
             ip=f"10.0.0.{rng.randrange(8)}", ua=f"ua{rng.randrange(3)}",
             lat=40 + rng.randrange(2), lon=-74.0, event_id=f"e{i}",
             card_bin=rng.choice(["411111", "522222", None]))
-         for i in range(400)), key=lambda e: e.event_time)
+         for i in range(count)), key=lambda e: e.event_time)
     labels = [label(e, (e.event_time - T0).total_seconds() / 60 + rng.uniform(60, 60 * 24 * 9),
                     fraud=rng.random() < 0.2) for e in events]
-    offline, names = compute_offline(events, labels)
-    assert names == FEATURE_NAMES
+    return events, labels
 
-    store = FeatureStore()
+
+async def served_online(events: list[Transaction], labels: list[TransactionLabel],
+                        partitions: int) -> tuple[list[list[float]], list[int]]:
+    """The features the scorer serves, as its worker runs it: the producer's client picks
+    each event's partition from its key, every partition has its own store from the
+    engine, and every label reaches the engine's shared label store when it arrives."""
+    engine = Engine(Model.load(), RuleSetLoader(DEFAULT_RULES), lateness_s=3600.0,
+                    ttl_s=35 * 86_400.0, emit_features=True)
+    stores = [engine.new_store() for _ in range(partitions)]
+    client = DefaultPartitioner()
+    every = list(range(partitions))
     pending = sorted(labels, key=lambda lb: lb.labelled_at)
-    online = []
+    rows, chosen = [], []
     for event in events:
         while pending and pending[0].labelled_at <= event.event_time:
-            store.apply_label(pending.pop(0))
-        features = store.features_for(event)
-        store.update(event)
-        online.append(vectorize(features))
+            engine.remember_label(pending.pop(0))
+        p = client(encode_key(event.entity_id), every, every)
+        batch = await engine.decide_batch([event], stores[p], datetime.now(UTC))
+        served = batch.decisions[0].fd.features or {}
+        values = [served[n] for n in FEATURE_NAMES]
+        rows.append([math.nan if v is None else float(v) for v in values])
+        chosen.append(p)
+    return rows, chosen
+
+
+@pytest.mark.parametrize("partitions", [1, 3, 6])
+def test_offline_equals_online(partitions: int) -> None:
+    events, labels = shared_traffic(3)
+    offline, names = compute_offline(events, labels, partitions=partitions)
+    assert names == FEATURE_NAMES
+
+    online, chosen = asyncio.run(served_online(events, labels, partitions))
     np.testing.assert_array_equal(offline, np.array(online))
     risk = offline[:, FEATURE_NAMES.index("merch_fraud_cnt_30d")]
     assert np.nanmax(risk) > 0  # labels did reach the features
+    assert len(set(chosen)) >= min(partitions, 3)
+    # Merchants and IPs are shared by customers of different partitions.
+    merchant_partitions: dict[str | None, set[int]] = {}
+    for event, p in zip(events, chosen, strict=True):
+        merchant_partitions.setdefault(event.merchant_id, set()).add(p)
+    assert min(len(ps) for ps in merchant_partitions.values()) >= min(partitions, 3)
+
+
+def test_partitions_split_merchant_and_ip_aggregates_but_not_risk() -> None:
+    events, labels = shared_traffic(5)
+    whole, _ = compute_offline(events, labels, partitions=1)
+    split, _ = compute_offline(events, labels, partitions=6)
+
+    def column(matrix: np.ndarray, name: str) -> np.ndarray:
+        return matrix[:, FEATURE_NAMES.index(name)]
+
+    for name in ("merch_cnt_30d", "ip_cnt_30d"):
+        # Each partition counts its own customers' share of the traffic.
+        assert (column(split, name) <= column(whole, name)).all()
+        assert (column(split, name) < column(whole, name)).any()
+    for name in ("cust_cnt_30d", "card_cnt_30d", "cust_distinct_merchant_24h",
+                 *MERCHANT_RISK_NAMES):
+        np.testing.assert_array_equal(column(split, name), column(whole, name))
 
 
 def test_memory_report_is_bounded() -> None:

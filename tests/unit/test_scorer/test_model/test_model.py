@@ -10,10 +10,12 @@ import pytest
 
 from fraudstream_shared.events import Transaction, TransactionLabel
 from producer.simulate import main as simulate_main
-from scorer.features import FEATURE_NAMES, compute_offline, replay
+from scorer.evaluation.folds import cached_features, fold_protocols
+from scorer.features import DEFAULT_PARTITIONS, FEATURE_NAMES, compute_offline, replay
 from scorer.model import Calibration, Model, fpr_for_score, save, score_for_fpr
 from scorer.model.data import load_history
-from scorer.model.train import fit
+from scorer.model.protocol import parse_day
+from scorer.model.train import fit, select_features
 from scorer.model.train import main as train_main
 
 
@@ -139,10 +141,50 @@ def test_train_cli_writes_a_loadable_registry_version(tiny_history: tuple[Path, 
     version = (tmp_path / "CURRENT").read_text().strip()
     metadata = json.loads((tmp_path / version / "metadata.json").read_text())
     assert metadata["features"] == FEATURE_NAMES
+    assert metadata["partitions"] == DEFAULT_PARTITIONS
     assert metadata["protocol"]["test_start"] == "2018-04-24"
     assert 0.5 < metadata["metrics"]["validation_all"]["auc_roc"] <= 1.0
     loaded = Model.load(tmp_path)
     assert loaded.version == version
+    assert loaded.partitions == DEFAULT_PARTITIONS
+
+
+def test_train_cli_records_partitions_and_dropped_features(tiny_history: tuple[Path, Path],
+                                                           tmp_path: Path) -> None:
+    events_path, labels_path = tiny_history
+    assert train_main(["--data", str(events_path), "--labels", str(labels_path),
+                       "--train-start", "2018-04-10", "--out", str(tmp_path),
+                       "--rounds", "5", "--partitions", "3",
+                       "--drop-features", "ip_*, merch_cnt_*"]) == 0
+    model = Model.load(tmp_path)
+    assert model.partitions == 3
+    assert "ip_cnt_1h" not in model.feature_names
+    assert "merch_cnt_24h" not in model.feature_names
+    assert "merch_sum_24h" in model.feature_names
+    assert model.feature_names == [n for n in FEATURE_NAMES if n in model.feature_names]
+
+
+def test_select_features_rejects_patterns_matching_nothing() -> None:
+    assert select_features([]) == FEATURE_NAMES
+    with pytest.raises(ValueError, match="no feature matches"):
+        select_features(["nope_*"])
+
+
+def test_models_without_a_partition_count_learned_from_one_store(model: Model) -> None:
+    assert "partitions" not in model.metadata
+    assert model.partitions == 1
+
+
+def test_replay_for_partitions_matches_the_file_loader(tiny_history: tuple[Path, Path]
+                                                       ) -> None:
+    history = load_history(*tiny_history, delay_days=7)
+    split = replay(history.events, history.labels, partitions=4)
+    whole = replay(history.events, history.labels)
+    merch = FEATURE_NAMES.index("merch_cnt_7d")
+    assert (split[:, merch] < whole[:, merch]).any()
+    assert history.scenario is not None
+    assert set(history.scenario[history.is_fraud].tolist()) >= {"large_amount"}
+    assert set(history.scenario[~history.is_fraud].tolist()) == {""}
 
 
 def test_shipped_default_model_loads() -> None:
@@ -151,3 +193,25 @@ def test_shipped_default_model_loads() -> None:
     scores, explanations = model.predict_batch(np.full((2, len(FEATURE_NAMES)), np.nan))
     assert all(0 <= s <= 1000 for s in scores)
     assert len(explanations) == 2
+
+
+def test_feature_cache_is_keyed_by_the_partition_count(tiny_history: tuple[Path, Path],
+                                                       tmp_path: Path) -> None:
+    history = load_history(*tiny_history, delay_days=7)
+    protocols = fold_protocols(float(history.time.min()), float(history.time.max()),
+                               parse_day("2018-04-10"), 7, 7, 7, 1)
+
+    def features(partitions: int) -> tuple[np.ndarray, bool]:
+        matrix, _, hit = cached_features(history, *tiny_history, protocols, 3600.0, 7,
+                                         tmp_path, partitions)
+        return matrix, hit
+
+    first, hit = features(1)
+    assert not hit
+    again, hit = features(1)
+    assert hit
+    np.testing.assert_array_equal(first, again)
+    split, hit = features(4)
+    assert not hit  # another split is another replay
+    assert len(list(tmp_path.glob("features-*.npy"))) == 2
+    assert not np.array_equal(first, split, equal_nan=True)
