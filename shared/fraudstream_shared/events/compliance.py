@@ -86,7 +86,9 @@ class ComplianceFindings(BaseModel):
     source_key: Annotated[str, Field(max_length=1024)] | None = Field(
         None, description="The S3 key it arrived under (source s3)."
     )
-    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = Field(
+        None, description="SHA-256 of the document; absent when it was refused unread (too large)."
+    )
     size_bytes: int = Field(ge=0)
     pages: int = Field(ge=0)
     pages_without_text: list[int] = Field(default_factory=list)

@@ -1,0 +1,1 @@
+"""The recognisers: pattern and checksum ones, dictionaries and context, or a local model."""
