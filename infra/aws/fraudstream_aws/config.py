@@ -82,6 +82,11 @@ class EnvironmentConfig:
         """Lower case and short, like the original's stack-name rule."""
         return f"fraudstream-{self.name}"
 
+    @property
+    def metrics_namespace(self) -> str:
+        """CloudWatch namespace of the metrics the services publish (``ConsumerLag``)."""
+        return f"fraudstream/{self.name}"
+
 
 ENVIRONMENTS: dict[str, EnvironmentConfig] = {
     "dev": EnvironmentConfig(

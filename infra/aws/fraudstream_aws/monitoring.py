@@ -24,12 +24,12 @@ class Monitoring(Construct):
     """Consumer lag, dead-letter rate, error rate and unhealthy-task alarms, and a dashboard."""
 
     def __init__(self, scope: Construct, cid: str, *, config: EnvironmentConfig,
-                 topic: sns.ITopic, kafka_cluster_name: str,
+                 topic: sns.ITopic,
                  services: Mapping[str, ecs.FargateService],
                  log_groups: Mapping[str, logs.ILogGroup],
                  consumers: Mapping[str, Consumption]) -> None:
         super().__init__(scope, cid)
-        namespace = f"fraudstream/{config.name}"
+        namespace = config.metrics_namespace
         action = actions.SnsAction(topic)
         self.alarms: list[cloudwatch.Alarm] = []
         lag_widgets, dlq_widgets, error_widgets, task_widgets = [], [], [], []
@@ -67,7 +67,7 @@ class Monitoring(Construct):
             error_widgets.append(errors)
             task_widgets.append(running)
         for svc, consumption in consumers.items():
-            lag = consumer_lag(kafka_cluster_name, consumption).with_(
+            lag = consumer_lag(config.metrics_namespace, consumption).with_(
                 period=Duration.minutes(5), label=svc)
             self._alarm(f"{svc}-consumer-lag", lag, config.lag_alarm, action,
                         f"{svc}: group {consumption.group} lags {config.lag_alarm}+ records "

@@ -17,8 +17,8 @@ HTTPS = 443
 class Network(Construct):
     """Two AZs: public (NAT only), private with egress (tasks), isolated (MSK, OpenSearch).
 
-    Interface endpoints let the tasks pull images, write logs, read secrets and
-    publish to SNS without the NAT; the NAT stays for AWS APIs without an
+    Interface endpoints let the tasks pull images, write logs and metrics, read
+    secrets and publish to SNS without the NAT; the NAT stays for AWS APIs without an
     endpoint here and for the optional scorer backends.
     """
 
@@ -79,6 +79,8 @@ class Network(Construct):
             ("EcrApi", ec2.InterfaceVpcEndpointAwsService.ECR),
             ("EcrDkr", ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER),
             ("Logs", ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS),
+            # The consumers publish their lag metric (PutMetricData) every minute.
+            ("Monitoring", ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_MONITORING),
             ("SecretsManager", ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER),
             ("Sns", ec2.InterfaceVpcEndpointAwsService.SNS),
             ("Sts", ec2.InterfaceVpcEndpointAwsService.STS),

@@ -22,9 +22,9 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from fraudstream_aws.config import SERVICES, EnvironmentConfig
+from fraudstream_aws.config import CONSUMERS, SERVICES, EnvironmentConfig
 from fraudstream_aws.keys import customer_key, log_group
-from fraudstream_aws.nag import suppress
+from fraudstream_aws.nag import checkov_skip, suppress
 
 HTTP_PORTS: Mapping[str, int] = {"producer": 8001, "scorer": 8002, "notifier": 8003,
                                  "indexer": 8004}
@@ -92,13 +92,17 @@ def task_environments(config: EnvironmentConfig, endpoints: Endpoints, *,
         "indexer": {"DECISIONS_TOPIC": decisions, "OPENSEARCH_INDEX": decisions,
                     "OPENSEARCH_URL": endpoints.opensearch_url, "OPENSEARCH_AUTH": "sigv4"},
     }
-    return {svc: {**common, **own[svc]} for svc in SERVICES}
+    # Consumers publish their lag there every minute; it is what they scale on.
+    lag = {"CLOUDWATCH_NAMESPACE": config.metrics_namespace}
+    return {svc: {**common, **own[svc], **(lag if svc in CONSUMERS else {})}
+            for svc in SERVICES}
 
 
 @dataclass(frozen=True)
 class Consumption:
-    """What a consumer reads and in which group: the dimensions of its lag metric."""
+    """What a service consumes and in which group (the lag metric's dimensions)."""
 
+    service: str
     topic: str
     group: str
 
@@ -215,8 +219,13 @@ class ServiceFleet(Construct):
             applies_to=["Resource::*"], children=True,
         )
 
-    def autoscale(self, svc: str, consumption: Consumption, *, kafka_cluster_name: str) -> None:
-        """Scale ``svc`` on CPU and on its consumer lag, never past the partition count."""
+    def autoscale(self, consumption: Consumption) -> None:
+        """Scale a consumer on CPU and on the lag it publishes, never past the partition count.
+
+        Its task role may put metric data into this environment's namespace only.
+        """
+        svc = consumption.service
+        grant_lag_metric(self.task_roles[svc], self.config.metrics_namespace)
         size = self.config.task(svc)
         scaling = self.services[svc].auto_scale_task_count(min_capacity=size.desired,
                                                            max_capacity=size.max_count)
@@ -225,7 +234,7 @@ class ServiceFleet(Construct):
                                          scale_out_cooldown=Duration.seconds(60))
         step = self.config.lag_scale_out
         scaling.scale_on_metric(
-            "Lag", metric=consumer_lag(kafka_cluster_name, consumption),
+            "Lag", metric=consumer_lag(self.config.metrics_namespace, consumption),
             adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
             cooldown=Duration.seconds(120),
             scaling_steps=[
@@ -236,11 +245,28 @@ class ServiceFleet(Construct):
         )
 
 
-def consumer_lag(kafka_cluster_name: str, consumption: Consumption) -> cloudwatch.Metric:
-    """MSK's ``SumOffsetLag`` for one group on one topic (emitted at the DEFAULT level)."""
+def consumer_lag(namespace: str, consumption: Consumption) -> cloudwatch.Metric:
+    """The group's lag as its tasks publish it (``fraudstream_shared.aws.cloudwatch``).
+
+    Every task sends one ``ConsumerLag`` datum per minute for the partitions it
+    owns, so the one-minute ``Sum`` is the whole group's uncommitted messages.
+    """
     return cloudwatch.Metric(
-        namespace="AWS/Kafka", metric_name="SumOffsetLag",
-        dimensions_map={"Cluster Name": kafka_cluster_name,
-                        "Consumer Group": consumption.group, "Topic": consumption.topic},
-        statistic="Maximum", period=Duration.minutes(1),
+        namespace=namespace, metric_name="ConsumerLag",
+        dimensions_map={"Service": consumption.service, "ConsumerGroup": consumption.group},
+        statistic="Sum", period=Duration.minutes(1),
     )
+
+
+def grant_lag_metric(role: iam.Role, namespace: str) -> None:
+    """Let ``role`` publish metrics into ``namespace`` and nowhere else."""
+    role.add_to_principal_policy(iam.PolicyStatement(
+        actions=["cloudwatch:PutMetricData"], resources=["*"],
+        conditions={"StringEquals": {"cloudwatch:namespace": namespace}}))
+    suppress(role, "AwsSolutions-IAM5",
+             "cloudwatch:PutMetricData has no resource-level permissions (AWS requires "
+             "Resource '*'); the cloudwatch:namespace condition limits it to this "
+             "environment's namespace.", applies_to=["Resource::*"], children=True)
+    checkov_skip(role.node.find_child("DefaultPolicy"), "CKV_AWS_111",
+                 "cloudwatch:PutMetricData takes Resource '*' only; a cloudwatch:namespace "
+                 "condition confines it to this environment's metrics.")

@@ -82,16 +82,16 @@ class FraudstreamStack(Stack):
         for svc, env in environments.items():
             fleet.deploy(svc, security_group=net.service_groups[svc], environment=env)
         consumers = {
-            "scorer": Consumption(topic=tx, group="scorer"),
-            "notifier": Consumption(topic=decisions, group="notifier"),
-            "indexer": Consumption(topic=decisions, group="indexer"),
+            "scorer": Consumption(service="scorer", topic=tx, group=SCORER_GROUP),
+            "notifier": Consumption(service="notifier", topic=decisions, group="notifier"),
+            "indexer": Consumption(service="indexer", topic=decisions, group="indexer"),
         }
         assert set(consumers) == set(CONSUMERS)
-        for svc, consumption in consumers.items():
-            fleet.autoscale(svc, consumption, kafka_cluster_name=kafka.cluster_name)
+        for consumption in consumers.values():
+            fleet.autoscale(consumption)
         self.monitoring = Monitoring(
             self, "Monitoring", config=config, topic=alerts.topic,
-            kafka_cluster_name=kafka.cluster_name, services=fleet.services,
+            services=fleet.services,
             log_groups=fleet.log_groups, consumers=consumers)
         if config.bastion:
             self._bastion(net, search)

@@ -20,12 +20,13 @@ KAFKA_CONSUME = {"kafka-cluster:ReadData", "kafka-cluster:DescribeGroup",
                  "kafka-cluster:AlterGroup"}
 KAFKA_TRANSACTIONS = {"kafka-cluster:DescribeTransactionalId",
                       "kafka-cluster:AlterTransactionalId"}
+LAG_METRIC = {"cloudwatch:PutMetricData"}
 EXPECTED_TASK_ACTIONS = {
     "producer": KAFKA_CONNECT | KAFKA_PRODUCE,
-    "scorer": KAFKA_CONNECT | KAFKA_PRODUCE | KAFKA_CONSUME | KAFKA_TRANSACTIONS,
-    "notifier": KAFKA_CONNECT | KAFKA_PRODUCE | KAFKA_CONSUME
+    "scorer": KAFKA_CONNECT | KAFKA_PRODUCE | KAFKA_CONSUME | KAFKA_TRANSACTIONS | LAG_METRIC,
+    "notifier": KAFKA_CONNECT | KAFKA_PRODUCE | KAFKA_CONSUME | LAG_METRIC
     | {"sns:Publish", "kms:Decrypt", "kms:GenerateDataKey"},
-    "indexer": KAFKA_CONNECT | KAFKA_PRODUCE | KAFKA_CONSUME
+    "indexer": KAFKA_CONNECT | KAFKA_PRODUCE | KAFKA_CONSUME | LAG_METRIC
     | {"es:ESHttpDelete", "es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut"},
 }
 VPC_LAMBDA_ENI = {
@@ -79,8 +80,16 @@ def test_resource_star_only_where_aws_requires_it(template: dict[str, Any]) -> N
     for kind, statement in statements(template):
         if kind == "AWS::KMS::Key" or statement.get("Effect") == "Deny":
             continue  # in a key policy "*" means the key itself
-        if "*" in as_list(statement.get("Resource", [])):
-            assert set(as_list(statement["Action"])) <= RESOURCE_STAR_ALLOWED, statement
+        if "*" not in as_list(statement.get("Resource", [])):
+            continue
+        actions = set(as_list(statement["Action"]))
+        if actions == LAG_METRIC:
+            # No resource-level permissions either: confined to our namespace instead.
+            namespace = statement["Condition"]["StringEquals"]["cloudwatch:namespace"]
+            assert namespace in {"fraudstream/dev", "fraudstream/prod"}, statement
+            assert list(statement["Condition"]) == ["StringEquals"], statement
+        else:
+            assert actions <= RESOURCE_STAR_ALLOWED, statement
 
 
 def role_actions(template: dict[str, Any], role_prefix: str) -> set[str]:

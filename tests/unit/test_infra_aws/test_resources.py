@@ -130,11 +130,27 @@ def test_consumers_scale_on_cpu_and_on_consumer_lag(template: dict[str, Any]) ->
                 resources(template, "AWS::ApplicationAutoScaling::ScalingPolicy").values()]
     cpu = [p for p in policies if p["PolicyType"] == "TargetTrackingScaling"]
     assert len(cpu) == 3
+    # Step scaling on the lag the services publish: one alarm per step policy direction.
+    steps = [p for p in policies if p["PolicyType"] == "StepScaling"]
+    assert len(steps) == 6
     lag_alarms = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()
-                  if a["Properties"].get("MetricName") == "SumOffsetLag"]
-    groups = {d["Value"] for a in lag_alarms for d in a["Dimensions"]
-              if d["Name"] == "Consumer Group"}
-    assert groups == {"scorer", "notifier", "indexer"}
+                  if a["Properties"].get("MetricName") == "ConsumerLag"]
+    assert len({a["Namespace"] for a in lag_alarms}) == 1
+    assert lag_alarms[0]["Namespace"] in {"fraudstream/dev", "fraudstream/prod"}
+    assert {a["Statistic"] for a in lag_alarms} == {"Sum"}
+    services = {d["Value"] for a in lag_alarms for d in a["Dimensions"] if d["Name"] == "Service"}
+    assert services == {"scorer", "notifier", "indexer"}
+
+
+def test_consumers_are_told_where_to_publish_their_lag(template: dict[str, Any]) -> None:
+    for task in resources(template, "AWS::ECS::TaskDefinition").values():
+        (container,) = task["Properties"]["ContainerDefinitions"]
+        env = {e["Name"]: e["Value"] for e in container["Environment"]}
+        namespace = env.get("CLOUDWATCH_NAMESPACE")
+        if container["Name"] == "producer":
+            assert namespace is None  # it consumes nothing
+        else:
+            assert namespace in {"fraudstream/dev", "fraudstream/prod"}, container["Name"]
 
 
 def test_alarms_cover_lag_dead_letters_errors_and_tasks_and_notify(
@@ -144,7 +160,7 @@ def test_alarms_cover_lag_dead_letters_errors_and_tasks_and_notify(
     monitored = [a for a in alarms if topic_ref in a.get("AlarmActions", [])]
     names = {a.get("MetricName") or a["Metrics"][0]["MetricStat"]["Metric"]["MetricName"]
              for a in monitored}
-    assert names >= {"SumOffsetLag", "DeadLettered", "Errors", "RunningTaskCount"}
+    assert names >= {"ConsumerLag", "DeadLettered", "Errors", "RunningTaskCount"}
     assert len(resources(template, "AWS::CloudWatch::Dashboard")) == 1
 
 
