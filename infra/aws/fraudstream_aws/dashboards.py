@@ -1,22 +1,27 @@
-"""The Dashboards saved objects, imported into OpenSearch at deploy time.
+"""OpenSearch set up at deploy time: fine-grained access control, then the Dashboards objects.
 
 A custom resource backed by a small Python Lambda (``infra/aws/functions/
-dashboards_import.py``) in the VPC: on create and on update it posts
+dashboards_import.py``) in the VPC. On create and on update it first assumes
+the domain's admin role (the FGAC master) to give every writing service its
+own FGAC role (write on its index patterns only) mapped to its task role, and
+to map its own role to ``kibana_user``; then it posts
 ``services/indexer/indexer/saved_objects/fraudstream.ndjson`` to the domain's
-``/_dashboards/api/saved_objects/_import?overwrite=true``, SigV4-signed. The
-ndjson's SHA-256 is a property of the resource, so editing the file re-imports
-on the next deploy; delete does nothing.
+``/_dashboards/api/saved_objects/_import?overwrite=true``, SigV4-signed as
+itself. The ndjson's SHA-256 and the writers are properties of the resource, so
+a change re-runs it on the next deploy; delete does nothing.
 
 Its role may call ``es:ESHttpGet``/``es:ESHttpPost`` under ``/_dashboards`` of
-this domain (granted by :meth:`SearchDomain.grant_dashboards_import`), write its
-own log group and manage the network interfaces a VPC Lambda needs. Fine-grained
-access control must also map the role once (README, "Dashboards").
+this domain (granted by :meth:`SearchDomain.grant_dashboards_import`), assume
+the admin role (only this function, at deploy time, so no person has to map
+roles by hand), write its own log group and manage the network interfaces a
+VPC Lambda needs.
 """
 
 from __future__ import annotations
 
 import hashlib
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
 from aws_cdk import Aws, CustomResource, Duration, Stage
@@ -59,12 +64,17 @@ class DashboardsImport(Construct):
 
     def __init__(self, scope: Construct, cid: str, *, config: EnvironmentConfig,
                  vpc: ec2.IVpc, security_group: ec2.ISecurityGroup, search: SearchDomain,
-                 role: iam.Role, logs_key: kms.IKey) -> None:
+                 role: iam.Role, logs_key: kms.IKey,
+                 writers: Mapping[str, tuple[iam.IRole, list[str]]]) -> None:
+        """``writers``: service name → (its task role, the index patterns it writes)."""
         super().__init__(scope, cid)
         logs = log_group(self, "Logs", config, logs_key)
         role.add_to_principal_policy(iam.PolicyStatement(
             actions=["logs:CreateLogStream", "logs:PutLogEvents"],
             resources=[logs.log_group_arn]))
+        # Acting as the FGAC master is what lets the deployment map roles itself.
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["sts:AssumeRole"], resources=[search.admin_role.role_arn]))
         # AWS requires Resource "*" for these: the ENI ids do not exist before Lambda makes them.
         role.add_to_principal_policy(iam.PolicyStatement(actions=VPC_LAMBDA_ACTIONS,
                                                          resources=["*"]))
@@ -88,7 +98,12 @@ class DashboardsImport(Construct):
             self, "Import", service_token=self.function.function_arn,
             resource_type="Custom::DashboardsImport",
             properties={"Endpoint": search.domain.attr_domain_endpoint, "Region": Aws.REGION,
-                        "SavedObjectsSha256": saved_objects_hash()},
+                        "SavedObjectsSha256": saved_objects_hash(),
+                        "AdminRoleArn": search.admin_role.role_arn,
+                        "ImportRoleArn": role.role_arn,
+                        "Writers": [{"Name": name, "RoleArn": writer.role_arn,
+                                     "IndexPatterns": patterns}
+                                    for name, (writer, patterns) in sorted(writers.items())]},
         )
         # The function must reach the domain: its ingress rule exists before the import runs.
         self.resource.node.add_dependency(security_group)

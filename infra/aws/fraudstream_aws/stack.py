@@ -52,7 +52,8 @@ class FraudstreamStack(Stack):
         self.dashboards = DashboardsImport(
             self, "Dashboards", config=config, vpc=net.vpc,
             security_group=net.dashboards_import_group, search=search, role=importer,
-            logs_key=key)
+            logs_key=key,
+            writers={"indexer": (roles["indexer"], [f"{config.decisions_topic}*"])})
 
         tx, decisions, labels = (config.transactions_topic, config.decisions_topic,
                                  config.labels_topic)

@@ -47,6 +47,17 @@ def test_custom_resource_carries_the_endpoint_and_the_ndjson_hash(
     assert resource["ServiceToken"]["Fn::GetAtt"][0].startswith("DashboardsFunction")
 
 
+def test_custom_resource_maps_the_indexer_to_a_writer_role_as_the_admin(
+        template: dict[str, Any]) -> None:
+    resource = one(template, "Custom::DashboardsImport")
+    assert resource["AdminRoleArn"]["Fn::GetAtt"][0].startswith("SearchAdminRole")
+    assert resource["ImportRoleArn"]["Fn::GetAtt"][0].startswith("DashboardsImportRole")
+    (writer,) = resource["Writers"]
+    assert writer["Name"] == "indexer"
+    assert writer["RoleArn"]["Fn::GetAtt"][0].startswith("ServicesIndexerTaskRole")
+    assert writer["IndexPatterns"] == ["processed_transactions*"]
+
+
 def test_the_asset_bundles_the_handler_and_the_saved_objects(synthesized: Any) -> None:
     staged = synthesized.outdir / "dashboards-import-src"
     assert (staged / "fraudstream.ndjson").read_bytes() == SAVED_OBJECTS.read_bytes()
@@ -151,3 +162,101 @@ def test_delete_never_imports(handler_module: ModuleType) -> None:
         raise AssertionError("delete must not import")
 
     assert handler_module.outcome("Delete", must_not_run)[0] == "SUCCESS"
+
+
+# ------------------------------------------------------------- fine-grained access control
+
+
+def test_security_plan_gives_each_writer_its_own_role_and_keeps_existing_mappings(
+        handler_module: ModuleType) -> None:
+    writers = [{"Name": "indexer", "RoleArn": "arn:aws:iam::1:role/indexer",
+                "IndexPatterns": ["processed_transactions*"]}]
+    existing = {"backend_roles": ["arn:aws:iam::1:role/analyst"], "hosts": [],
+                "users": ["alice"], "reserved": False, "hidden": False}
+    calls = handler_module.security_plan(writers, "arn:aws:iam::1:role/import", existing)
+    paths = [(method, path) for method, path, _ in calls]
+    assert paths == [
+        ("PUT", "/_plugins/_security/api/roles/fraudstream_indexer_writer"),
+        ("PUT", "/_plugins/_security/api/rolesmapping/fraudstream_indexer_writer"),
+        ("PUT", "/_plugins/_security/api/rolesmapping/kibana_user"),
+    ]
+    role, mapping, dashboards = (body for _, _, body in calls)
+    (permission,) = role["index_permissions"]
+    assert permission["index_patterns"] == ["processed_transactions*"]
+    assert "indices_all" not in permission["allowed_actions"]
+    assert mapping == {"backend_roles": ["arn:aws:iam::1:role/indexer"]}
+    # Nobody already mapped loses access; read-only fields are not sent back.
+    assert dashboards == {"backend_roles": ["arn:aws:iam::1:role/analyst",
+                                            "arn:aws:iam::1:role/import"],
+                          "hosts": [], "users": ["alice"]}
+    again = handler_module.merged_mapping(dashboards, "arn:aws:iam::1:role/import")
+    assert again["backend_roles"].count("arn:aws:iam::1:role/import") == 1
+
+
+def test_the_admin_session_comes_from_sts_assume_role(handler_module: ModuleType) -> None:
+    import botocore.session
+    from botocore.stub import Stubber
+
+    sts = botocore.session.Session().create_client(
+        "sts", region_name="eu-west-1", aws_access_key_id="a", aws_secret_access_key="b")
+    expires = "2026-11-25T12:15:00Z"
+    with Stubber(sts) as stub:
+        stub.add_response("assume_role", {
+            "Credentials": {"AccessKeyId": "ASIAADMINFRAUDSTREAM", "SecretAccessKey": "s" * 40,
+                            "SessionToken": "session-token", "Expiration": expires}},
+            {"RoleArn": "arn:aws:iam::123456789012:role/admin",
+             "RoleSessionName": "fraudstream-deploy", "DurationSeconds": 900})
+        admin = handler_module.assume_admin("arn:aws:iam::123456789012:role/admin",
+                                            "eu-west-1", sts)
+    assert (admin.access_key, admin.token) == ("ASIAADMINFRAUDSTREAM", "session-token")
+
+
+class _SecurityApi(BaseHTTPRequestHandler):
+    """Records the security API calls; answers like OpenSearch's plugin does."""
+
+    calls: list[tuple[str, str, Any, str]] = []
+
+    def _record(self, body: Any) -> None:
+        _SecurityApi.calls.append((self.command, self.path, body,
+                                   self.headers.get("Authorization", "")))
+
+    def do_GET(self) -> None:
+        self._record(None)
+        payload = json.dumps({"kibana_user": {"backend_roles": ["kibanauser"], "hosts": [],
+                                              "users": [], "reserved": False}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def do_PUT(self) -> None:
+        self._record(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        payload = b'{"status":"OK"}'
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_configure_security_signs_every_call_as_the_admin(handler_module: ModuleType) -> None:
+    from botocore.credentials import Credentials
+
+    _SecurityApi.calls = []
+    server = HTTPServer(("127.0.0.1", 0), _SecurityApi)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        written = handler_module.configure_security(
+            f"http://127.0.0.1:{server.server_address[1]}", "eu-west-1",
+            Credentials("ASIAADMINFRAUDSTREAM", "secret", "token"),
+            [{"Name": "indexer", "RoleArn": "arn:indexer", "IndexPatterns": ["p*"]}],
+            "arn:import", wait_s=5)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert written[-1] == "/_plugins/_security/api/rolesmapping/kibana_user"
+    assert [c[0] for c in _SecurityApi.calls] == ["GET", "PUT", "PUT", "PUT"]
+    assert all("Credential=ASIAADMINFRAUDSTREAM/" in c[3] for c in _SecurityApi.calls)
+    assert _SecurityApi.calls[-1][2]["backend_roles"] == ["kibanauser", "arn:import"]

@@ -115,12 +115,18 @@ def test_dashboards_import_role_may_only_get_and_post_under_dashboards(
         template: dict[str, Any]) -> None:
     actions = role_actions(template, "DashboardsImportRole")
     assert actions == {"es:ESHttpGet", "es:ESHttpPost", "logs:CreateLogStream",
-                       "logs:PutLogEvents"} | VPC_LAMBDA_ENI
+                       "logs:PutLogEvents", "sts:AssumeRole"} | VPC_LAMBDA_ENI
     (policy,) = [p for rid, p in resources(template, "AWS::IAM::Policy").items()
                  if rid.startswith("DashboardsImportRole")]
     (es,) = [s for s in policy["Properties"]["PolicyDocument"]["Statement"]
              if "es:ESHttpPost" in as_list(s["Action"])]
     assert es["Resource"]["Fn::Join"][1][1] == "/_dashboards/*"
+    # It may become the FGAC master (to map roles at deploy time) and nothing else.
+    (assume,) = [s for s in policy["Properties"]["PolicyDocument"]["Statement"]
+                 if "sts:AssumeRole" in as_list(s["Action"])]
+    (admin_role,) = [rid for rid in resources(template, "AWS::IAM::Role")
+                     if rid.startswith("SearchAdminRole")]
+    assert assume["Resource"] == {"Fn::GetAtt": [admin_role, "Arn"]}
 
 
 def test_scorer_transactions_are_scoped_to_its_own_ids(template: dict[str, Any]) -> None:
