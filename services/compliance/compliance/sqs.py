@@ -181,8 +181,6 @@ class S3NotificationConsumer:
         max_bytes = self.processor.limits.max_bytes
         try:
             data, size = await self.store.get(obj.key, max_bytes)
-            if size > max_bytes:
-                data = b""  # only the size matters: it is refused unread
         except Exception as exc:
             if s3_error_code(exc) == "NoSuchKey":
                 # Routed (and deleted) by an earlier delivery of this notification.

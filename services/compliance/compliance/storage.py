@@ -132,12 +132,15 @@ class S3Store:
         return f"s3://{self.bucket}/{key}"
 
     async def get(self, key: str, max_bytes: int) -> tuple[bytes, int]:
-        """The object's bytes (at most ``max_bytes + 1`` read) and its full size."""
+        """The object's bytes (nothing when larger than ``max_bytes``) and its full size."""
         response = await self.client.get_object(Bucket=self.bucket, Key=key)
         size = int(response.get("ContentLength", 0))
-        async with response["Body"] as body:
-            # A too-large object is refused by its size: read no more than the limit allows.
-            data: bytes = await body.read(max_bytes + 1) if size > max_bytes else await body.read()
+        body = response["Body"]
+        try:
+            # A too-large object is refused by its size alone: none of it is read.
+            data: bytes = b"" if size > max_bytes else await body.read()
+        finally:
+            body.close()
         return data, size
 
     async def delete(self, key: str) -> None:

@@ -143,7 +143,8 @@ def plain_date(rng: random.Random) -> str:
 
 def email(person: str, rng: random.Random) -> str:
     first, *_, last = re.sub(r"[^A-Za-z ]", "", person).lower().split()
-    local = rng.choice([f"{first}.{last}", f"{first[0]}{last}", f"{first}_{last}{rng.randint(1, 99)}"])
+    local = rng.choice([f"{first}.{last}", f"{first[0]}{last}",
+                        f"{first}_{last}{rng.randint(1, 99)}"])
     return f"{local}@{rng.choice(EMAIL_DOMAINS)}"
 
 

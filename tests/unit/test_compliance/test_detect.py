@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from compliance.detect import chunk_text, default_recognisers, detect_page
 from compliance.findings import Finding, merge_adjacent, redact, resolve_overlaps
 from compliance.processor import decide_route
@@ -15,10 +17,11 @@ PARAGRAPH = ("Customer Maria Garcia (maria.garcia@example.com) paid with card "
 def test_chunks_cover_the_text_and_overlap() -> None:
     text = "word " * 500
     chunks = chunk_text(text, 300, 50)
-    assert chunks[0].first and chunks[-1].last
+    assert chunks[0].first
+    assert chunks[-1].last
     assert "".join(c.text[: (chunks[i + 1].offset - c.offset) if i + 1 < len(chunks) else None]
                    for i, c in enumerate(chunks)) == text
-    for left, right in zip(chunks, chunks[1:], strict=False):
+    for left, right in itertools.pairwise(chunks):
         assert left.offset + len(left.text) - right.offset == 50
 
 

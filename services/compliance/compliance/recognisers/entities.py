@@ -45,7 +45,8 @@ ORG_SUFFIXES = frozenset({
     "Corporation", "Company", "Co", "Bank", "Bancorp", "Group", "Holdings", "Partners",
     "University", "College", "Foundation", "Institute", "Association", "Trust", "Insurance",
     "Capital", "Ventures", "Technologies", "Systems", "Solutions", "Services", "Labs",
-    "Industries", "Enterprises", "Hospital", "Clinic", "Council", "Agency", "Ministry", "Department",
+    "Industries", "Enterprises", "Hospital", "Clinic", "Council", "Agency", "Ministry",
+    "Department",
 })
 ORG_LEADERS = frozenset({"Bank", "University", "Institute", "Ministry", "Department", "College",
                          "Council", "Agency"})

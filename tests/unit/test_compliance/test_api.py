@@ -1,0 +1,95 @@
+"""The HTTP routes over a processor on a temporary folder (the publisher records in memory)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from compliance.api import add_document_routes
+from compliance.processor import Processor
+from tests.unit.test_compliance.fakes import RecordingPublisher, make_processor
+from tests.unit.test_compliance.labelled import make_pdf
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> tuple[TestClient, Processor, RecordingPublisher]:
+    processor, publisher = make_processor(tmp_path, compliance_max_pages=3)
+    app = FastAPI()
+    add_document_routes(app, lambda: processor)
+    return TestClient(app), processor, publisher
+
+
+def _upload(client: TestClient, data: bytes, name: str = "doc.pdf", **params: str):
+    return client.post("/documents", files={"file": (name, data, "application/pdf")},
+                       params=params)
+
+
+def test_personal_data_goes_to_pii_with_findings_and_a_redacted_copy(
+        service: tuple[TestClient, Processor, RecordingPublisher], tmp_path: Path) -> None:
+    client, _, publisher = service
+    text = "Card 4111 1111 1111 1111, mail jane@example.com."
+    response = _upload(client, make_pdf([text]), redact="true")
+    assert response.status_code == 201
+    body = response.json()
+    assert body["route"] == "pii"
+    assert body["counts"] == {"email": 1, "payment_card": 1}
+    assert {f["type"] for f in body["findings"]} == {"email", "payment_card"}
+    assert Path(body["destination"]) == tmp_path / "pii" / f"{body['document_id']}.pdf"
+    redacted = Path(body["redacted_destination"]).read_text()
+    assert "[PAYMENT_CARD]" in redacted
+    assert "jane@example.com" not in redacted
+    assert publisher.records[body["document_id"]].route == "pii"
+    again = client.get(f"/documents/{body['document_id']}")
+    assert again.json()["findings"] == body["findings"]
+
+
+def test_clean_and_unreadable_documents(
+        service: tuple[TestClient, Processor, RecordingPublisher], tmp_path: Path) -> None:
+    client, _, _ = service
+    clean = _upload(client, make_pdf(["Quarterly revenue grew by 4 percent."])).json()
+    assert (clean["route"], clean["reason"]) == ("clean", "no_personal_data")
+    assert (tmp_path / "clean" / f"{clean['document_id']}.pdf").exists()
+    scan = _upload(client, make_pdf([""], blank_pages=[1])).json()
+    assert (scan["route"], scan["reason"], scan["needs_ocr"]) == ("pii", "no_text_layer", True)
+
+
+@pytest.mark.parametrize(("data", "status", "reason"), [
+    (b"just text", 415, "not_a_pdf"),
+    (b"%PDF-1.4 broken", 422, "malformed"),
+    (make_pdf(["a", "b", "c", "d"]), 413, "too_many_pages"),
+])
+def test_refused_uploads_get_a_4xx_and_are_kept_with_the_reason(
+        service: tuple[TestClient, Processor, RecordingPublisher], tmp_path: Path,
+        data: bytes, status: int, reason: str) -> None:
+    client, _, publisher = service
+    response = _upload(client, data, name="bad.pdf")
+    assert response.status_code == status
+    body = response.json()
+    assert body["error"] == reason
+    kept = tmp_path / "rejected" / f"{body['document_id']}.pdf"
+    assert kept.read_bytes() == data
+    why = json.loads((tmp_path / "rejected" / f"{body['document_id']}.reason.json").read_text())
+    assert (why["reason"], why["filename"]) == (reason, "bad.pdf")
+    record = publisher.records[body["document_id"]]
+    assert (record.route, record.reason) == ("rejected", reason)
+
+
+def test_a_publishing_outage_is_a_503_to_retry(
+        service: tuple[TestClient, Processor, RecordingPublisher]) -> None:
+    client, _, publisher = service
+    publisher.fail = 1
+    response = _upload(client, make_pdf(["jane@example.com"]))
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
+    assert _upload(client, make_pdf(["jane@example.com"])).status_code == 201
+
+
+def test_unknown_documents_are_404(
+        service: tuple[TestClient, Processor, RecordingPublisher]) -> None:
+    client, _, _ = service
+    assert client.get("/documents/" + "0" * 32).status_code == 404
+    assert client.get("/documents/not-an-id").status_code == 404
