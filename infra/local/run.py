@@ -30,7 +30,8 @@ MAIL_UI_PORT = int(os.environ.get("MAILCATCHER_HTTP_PORT", "8025"))
 OPENSEARCH_URL = f"http://127.0.0.1:{os.environ.get('OPENSEARCH_PORT', '9200')}"
 KAFKA = f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}"
 
-SERVICES = {"producer": 8001, "scorer": 8002, "notifier": 8003, "indexer": 8004}
+SERVICES = {"producer": 8001, "scorer": 8002, "notifier": 8003, "indexer": 8004,
+            "compliance": 8006}
 
 
 @dataclass
@@ -130,7 +131,9 @@ def main() -> int:
     # A livelier default than the original 35/min, so a newcomer sees alerts soon.
     rate = os.environ.get("PRODUCER_RATE_PER_S", "5")
     common = {"KAFKA_BOOTSTRAP_SERVERS": KAFKA, "OPENSEARCH_URL": OPENSEARCH_URL,
-              "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(SMTP_PORT), "HTTP_HOST": "127.0.0.1"}
+              "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(SMTP_PORT), "HTTP_HOST": "127.0.0.1",
+              # The compliance service's pii/, clean/, rejected/ and redacted/ folders.
+              "COMPLIANCE_LOCAL_ROOT": str(LOCAL / "compliance")}
     children = [Child("mailcatcher", [sys.executable, "infra/local/mailcatcher.py",
                                       "--smtp-port", str(SMTP_PORT),
                                       "--http-port", str(MAIL_UI_PORT),
@@ -188,6 +191,8 @@ def print_banner() -> None:
         f"  producer control: curl -X PUT -H 'content-type: application/json' "
         f"-d '{{\"rate_per_s\": 20}}' http://127.0.0.1:{SERVICES['producer']}/rate",
         f"  alert emails    : http://127.0.0.1:{MAIL_UI_PORT}/",
+        f"  check a PDF     : curl -F file=@doc.pdf 'http://127.0.0.1:"
+        f"{SERVICES['compliance']}/documents?redact=true'   (folders: {LOCAL / 'compliance'}/)",
         f"  decisions       : curl '{OPENSEARCH_URL}/processed_transactions/_search?"
         "q=fd.outcome:block&pretty'",
         f"  Kafka           : {KAFKA}   logs: {LOGS}/",

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from opensearchpy import AsyncOpenSearch
+
 from compliance.detect import default_recognisers
 from compliance.processor import Incoming, Processor, new_document_id
 from compliance.publish import FindingsPublisher, ensure_index
 from compliance.recognisers import patterns
 from compliance.storage import LocalStore
-from opensearchpy import AsyncOpenSearch
-
 from fraudstream_shared.events import ComplianceFindings, decode
 from tests.conftest import TopicFactory, unique_name
 from tests.support.polling import poll_until

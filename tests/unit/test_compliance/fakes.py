@@ -10,7 +10,6 @@ from compliance.processor import Processor
 from compliance.recognisers import patterns
 from compliance.settings import ComplianceSettings
 from compliance.storage import DocumentStore, LocalStore
-
 from fraudstream_shared.events import ComplianceFindings
 from fraudstream_shared.exceptions import RetryableError
 

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from compliance.api import add_document_routes
-from compliance.processor import Processor
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from compliance.api import add_document_routes
+from compliance.processor import Processor
 from tests.unit.test_compliance.fakes import RecordingPublisher, make_processor
 from tests.unit.test_compliance.labelled import make_pdf
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import itertools
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from compliance.detect import chunk_text, default_recognisers, detect_page
 from compliance.findings import Finding, merge_adjacent, redact, resolve_overlaps
 from compliance.processor import decide_route
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 PARAGRAPH = ("Customer Maria Garcia (maria.garcia@example.com) paid with card "
              "4111 1111 1111 1111 from 192.168.10.20; call (555) 123-4567. ")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from compliance.findings import Finding
 from compliance.recognisers.entities import DictionaryRecogniser, capitalised_runs, tokenize
 from compliance.recognisers.model import ModelRecogniser, entity_type, findings_from_spans

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from compliance.recognisers.patterns import (
     find_cards,
     find_dates_of_birth,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from compliance.pdf import RejectedDocument, extract_text
 from fpdf import FPDF
 
+from compliance.pdf import RejectedDocument, extract_text
 from tests.unit.test_compliance.labelled import make_pdf
 
 LIMITS = {"max_bytes": 1024 * 1024, "max_pages": 5}

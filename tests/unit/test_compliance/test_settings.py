@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from compliance.settings import ComplianceSettings
 
+from compliance.settings import ComplianceSettings
 from fraudstream_shared.config import load_settings
 from fraudstream_shared.exceptions import ConfigError
 

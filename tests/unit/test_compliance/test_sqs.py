@@ -13,10 +13,10 @@ from typing import Any
 import aioboto3
 import boto3
 import pytest
-from compliance.sqs import S3NotificationConsumer, parse_notification
-from compliance.storage import S3Store
 from moto.server import ThreadedMotoServer
 
+from compliance.sqs import S3NotificationConsumer, parse_notification
+from compliance.storage import S3Store
 from fraudstream_shared.exceptions import PoisonMessageError
 from tests.unit.test_compliance.fakes import RecordingPublisher, make_processor
 from tests.unit.test_compliance.labelled import make_pdf
