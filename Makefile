@@ -71,6 +71,14 @@ infra-logs: ## Print the end of the local Kafka and OpenSearch logs
 run: install ## Start everything locally (Kafka, OpenSearch, all services); Ctrl-C stops it
 	$(UV) run --frozen python infra/local/run.py
 
+# The archiver's lake (ARCHIVER_LAKE_DIR of make run) and where the report goes.
+LAKE ?= .local/lake
+REPORT ?= .local/report/report.html
+
+.PHONY: report
+report: install ## HTML report with charts over the archiver's Parquet lake (after make run); LAKE= REPORT=
+	$(UV) run --frozen python -m archiver.report --lake $(LAKE) --out $(REPORT)
+
 .PHONY: up
 up: ## Run the same system with Docker Compose (needs a Docker engine)
 	@docker info >/dev/null 2>&1 || { echo "no Docker engine answers: use 'make run' instead" >&2; exit 1; }

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import SecretStr
 from pydantic.fields import FieldInfo
 
+from archiver.settings import ArchiverSettings
 from compliance.settings import ComplianceSettings
 from fraudstream_shared.config import ServiceSettings
 from indexer.settings import IndexerSettings
@@ -26,6 +27,7 @@ SERVICES: dict[str, type[ServiceSettings]] = {
     "scorer": ScorerSettings,
     "notifier": NotifierSettings,
     "indexer": IndexerSettings,
+    "archiver": ArchiverSettings,
     "compliance": ComplianceSettings,
 }
 COMPOSE_ONLY = {
@@ -37,6 +39,7 @@ COMPOSE_ONLY = {
     "SCORER_HOST_PORT": "8002",
     "NOTIFIER_HOST_PORT": "8003",
     "INDEXER_HOST_PORT": "8004",
+    "ARCHIVER_HOST_PORT": "8005",
     "COMPLIANCE_HOST_PORT": "8006",
 }
 HEADER = """\

@@ -31,7 +31,7 @@ OPENSEARCH_URL = f"http://127.0.0.1:{os.environ.get('OPENSEARCH_PORT', '9200')}"
 KAFKA = f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}"
 
 SERVICES = {"producer": 8001, "scorer": 8002, "notifier": 8003, "indexer": 8004,
-            "compliance": 8006}
+            "archiver": 8005, "compliance": 8006}
 
 
 @dataclass
@@ -117,9 +117,11 @@ def status_line() -> str:
                          topic="processed_transactions")
     dead = sum(metric_sum(port, "fraudstream_messages_dead_lettered_total")
                for port in SERVICES.values())
+    archived = metric_sum(SERVICES["archiver"], "fraudstream_archiver_rows_total",
+                          table="decisions")
     return (f"[{time.strftime('%H:%M:%S')}] produced {produced:.0f} · decided {decided:.0f} · "
             f"dead-lettered {dead:.0f} · searchable {opensearch_count()} · "
-            f"alert emails {mail_count()}")
+            f"archived {archived:.0f} · alert emails {mail_count()}")
 
 
 def main() -> int:
@@ -133,7 +135,10 @@ def main() -> int:
     common = {"KAFKA_BOOTSTRAP_SERVERS": KAFKA, "OPENSEARCH_URL": OPENSEARCH_URL,
               "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(SMTP_PORT), "HTTP_HOST": "127.0.0.1",
               # The compliance service's pii/, clean/, rejected/ and redacted/ folders.
-              "COMPLIANCE_LOCAL_ROOT": str(LOCAL / "compliance")}
+              "COMPLIANCE_LOCAL_ROOT": str(LOCAL / "compliance"),
+              # The archiver's Parquet lake (`make report` reads it); files every 15 s
+              # so that a short run already has something to report on.
+              "ARCHIVER_LAKE_DIR": str(LOCAL / "lake"), "ARCHIVER_FLUSH_INTERVAL_S": "15"}
     children = [Child("mailcatcher", [sys.executable, "infra/local/mailcatcher.py",
                                       "--smtp-port", str(SMTP_PORT),
                                       "--http-port", str(MAIL_UI_PORT),
@@ -195,6 +200,7 @@ def print_banner() -> None:
         f"{SERVICES['compliance']}/documents?redact=true'   (folders: {LOCAL / 'compliance'}/)",
         f"  decisions       : curl '{OPENSEARCH_URL}/processed_transactions/_search?"
         "q=fd.outcome:block&pretty'",
+        f"  report          : make report   (SQL over the Parquet lake in {LOCAL / 'lake'}/)",
         f"  Kafka           : {KAFKA}   logs: {LOGS}/",
         "Ctrl-C stops everything.",
         "",
