@@ -3,18 +3,20 @@ documents are routed to the right folders, and the findings topic and index agre
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import boto3
 import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
+from moto.server import ThreadedMotoServer
 from opensearchpy import AsyncOpenSearch
 
 from fraudstream_shared.events import ComplianceFindings, decode
 from tests.conftest import OPENSEARCH_URL, unique_name
 from tests.e2e.faults import read_committed
-from tests.e2e.processes import ServiceProcess
+from tests.e2e.processes import ServiceProcess, free_port
 from tests.unit.test_compliance.labelled import make_pdf
 
 pytestmark = pytest.mark.e2e
@@ -96,6 +98,75 @@ async def test_uploads_are_routed_and_published_consistently(
             assert record.route == DOCUMENTS[name][2]
             assert record.filename == name
 
+        code, _ = service.terminate(timeout=30)
+        assert code == 0, service.log_tail()
+    finally:
+        service.kill()
+
+
+@pytest.fixture
+def moto_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """moto's S3 and SQS server (AWS cannot run here), with fake credentials."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+async def test_s3_notifications_are_routed_by_the_running_service(
+        kafka_bootstrap: str, opensearch_client: AsyncOpenSearch, tmp_path: Path,
+        names: tuple[str, str], moto_endpoint: str) -> None:
+    topic, index = names
+    region, bucket = "eu-west-1", unique_name("documents")
+    s3 = boto3.client("s3", region_name=region, endpoint_url=moto_endpoint)
+    sqs = boto3.client("sqs", region_name=region, endpoint_url=moto_endpoint)
+    queue_url = sqs.create_queue(QueueName=unique_name("uploads"))["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
+        "QueueConfigurations": [{"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"],
+                                 "Filter": {"Key": {"FilterRules": [
+                                     {"Name": "prefix", "Value": "uploads/"}]}}}]})
+    service = ServiceProcess("compliance", {
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "OPENSEARCH_URL": OPENSEARCH_URL,
+        "FINDINGS_TOPIC": topic, "COMPLIANCE_INDEX": index, "KAFKA_TOPIC_PARTITIONS": "2",
+        "COMPLIANCE_STORAGE": "s3", "COMPLIANCE_S3_BUCKET": bucket, "AWS_REGION": region,
+        "COMPLIANCE_KMS_KEY_ID": "alias/documents", "COMPLIANCE_SQS_QUEUE_URL": queue_url,
+        "AWS_ENDPOINT_URL": moto_endpoint, "COMPLIANCE_SQS_WAIT_S": "5",
+    }, tmp_path).start()
+    try:
+        service.wait_ready()
+        assert service.get("/readyz").json()["checks"]["storage"] == "ok"
+        uploads = {"uploads/claim.pdf": (make_pdf(["Refund to IBAN DE89 3704 0044 0532 0130 00"]),
+                                         "pii"),
+                   "uploads/minutes.pdf": (make_pdf(["The meeting closed at noon."]), "clean"),
+                   "uploads/garbage.pdf": (b"%PDF-1.4 garbage", "rejected")}
+        for key, (data, _) in uploads.items():
+            s3.put_object(Bucket=bucket, Key=key, Body=data)
+
+        values = await read_committed(kafka_bootstrap, topic, expected=len(uploads), timeout=60)
+        records = {r.source_key: r for r in (decode(ComplianceFindings, v) for _, v in values)}
+        assert set(records) == set(uploads)
+        for key, (data, route) in uploads.items():
+            record = records[key]
+            assert record.route == route
+            stored = record.destination.removeprefix(f"s3://{bucket}/")
+            assert stored.startswith(f"{route}/")
+            body = s3.get_object(Bucket=bucket, Key=stored)
+            assert body["Body"].read() == data
+            assert body["ServerSideEncryption"] == "aws:kms"
+        await opensearch_client.indices.refresh(index=index)
+        assert (await opensearch_client.count(index=index))["count"] == len(uploads)
+        assert s3.list_objects_v2(Bucket=bucket, Prefix="uploads/").get("KeyCount") == 0
+
+        # SIGTERM during a long poll: the poll is abandoned, nothing is half done.
         code, _ = service.terminate(timeout=30)
         assert code == 0, service.log_tail()
     finally:

@@ -218,13 +218,18 @@ class Processor:
                       ) -> ComplianceFindings:
         """Keep the refused bytes and the reason under the rejected prefix, publish the record."""
         prefix = self.settings.compliance_rejected_prefix
+        read = destination is None  # False: copied server-side, unread
         if destination is None:
             destination = await self.store.put(self._key(prefix, incoming.document_id, ".pdf"),
                                                incoming.data, "application/octet-stream")
         reason_file = {"document_id": incoming.document_id, "reason": rejection.reason,
                        "detail": rejection.detail, "filename": incoming.filename,
                        "source_key": incoming.source_key,
-                       "received_at": incoming.received_at.isoformat()}
+                       "received_at": incoming.received_at.isoformat(),
+                       # An oversized HTTP upload is read only to one byte past the limit:
+                       # what is kept is its beginning, and this says so.
+                       "kept_bytes": len(incoming.data) if read else size,
+                       "truncated": rejection.reason == "too_large" and read}
         await self.store.put(self._key(prefix, incoming.document_id, ".reason.json"),
                              json.dumps(reason_file, indent=2).encode("utf-8"),
                              "application/json")

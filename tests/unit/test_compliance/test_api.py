@@ -17,7 +17,8 @@ from tests.unit.test_compliance.labelled import make_pdf
 
 @pytest.fixture
 def service(tmp_path: Path) -> tuple[TestClient, Processor, RecordingPublisher]:
-    processor, publisher = make_processor(tmp_path, compliance_max_pages=3)
+    processor, publisher = make_processor(tmp_path, compliance_max_pages=3,
+                                          compliance_max_upload_bytes=64 * 1024)
     app = FastAPI()
     add_document_routes(app, lambda: processor)
     return TestClient(app), processor, publisher
@@ -73,9 +74,21 @@ def test_refused_uploads_get_a_4xx_and_are_kept_with_the_reason(
     kept = tmp_path / "rejected" / f"{body['document_id']}.pdf"
     assert kept.read_bytes() == data
     why = json.loads((tmp_path / "rejected" / f"{body['document_id']}.reason.json").read_text())
-    assert (why["reason"], why["filename"]) == (reason, "bad.pdf")
+    assert (why["reason"], why["filename"], why["truncated"]) == (reason, "bad.pdf", False)
     record = publisher.records[body["document_id"]]
     assert (record.route, record.reason) == ("rejected", reason)
+
+
+def test_an_oversized_upload_is_kept_truncated_and_says_so(
+        service: tuple[TestClient, Processor, RecordingPublisher], tmp_path: Path) -> None:
+    client, processor, _ = service
+    limit = processor.limits.max_bytes
+    response = _upload(client, b"%PDF-1.7\n" + b"0" * (limit + 100))
+    assert response.status_code == 413
+    document_id = response.json()["document_id"]
+    assert (tmp_path / "rejected" / f"{document_id}.pdf").stat().st_size == limit + 1
+    why = json.loads((tmp_path / "rejected" / f"{document_id}.reason.json").read_text())
+    assert (why["reason"], why["kept_bytes"], why["truncated"]) == ("too_large", limit + 1, True)
 
 
 def test_a_publishing_outage_is_a_503_to_retry(
