@@ -7,10 +7,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import FastAPI, File, HTTPException, Query, UploadFile
+from fastapi import FastAPI, File, Header, HTTPException, Query, UploadFile
 from fastapi.responses import JSONResponse
 
-from compliance.processor import Incoming, Processor, RejectedUpload, new_document_id
+from compliance.processor import (
+    Incoming,
+    Processor,
+    RejectedUpload,
+    keyed_document_id,
+    new_document_id,
+)
 from fraudstream_shared.exceptions import RetryableError
 
 _DOCUMENT_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -23,12 +29,17 @@ def add_document_routes(app: FastAPI, processor: Callable[[], Processor]) -> Non
     async def upload(
         file: Annotated[UploadFile, File(description="The PDF document.")],
         redact: Annotated[bool, Query(description="Also store a redacted text copy.")] = False,
+        idempotency_key: Annotated[str | None, Header(
+            max_length=200, description="Same key, same document id: a retried upload "
+            "overwrites its first attempt instead of making a second document.")] = None,
     ) -> JSONResponse:
         current = processor()
         limit = current.limits.max_bytes
         # Read one byte past the limit: enough to know it is too large, never the whole file.
         data = await file.read(limit + 1)
-        incoming = Incoming(data=data, document_id=new_document_id(), source="upload",
+        document_id = (new_document_id() if idempotency_key is None
+                       else keyed_document_id(idempotency_key))
+        incoming = Incoming(data=data, document_id=document_id, source="upload",
                             received_at=datetime.now(UTC), filename=file.filename)
         try:
             record = await current.process(incoming, redact_copy=redact)

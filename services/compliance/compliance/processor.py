@@ -29,7 +29,9 @@ from compliance.settings import ComplianceSettings
 from compliance.storage import DocumentStore
 from fraudstream_shared.events import ComplianceFindings, FindingRecord
 from fraudstream_shared.events.compliance import Route, RouteReason
+from fraudstream_shared.exceptions import RetryableError
 from fraudstream_shared.logging import log_event
+from fraudstream_shared.retry import retry_until
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +130,11 @@ def new_document_id() -> str:
     return uuid.uuid4().hex
 
 
+def keyed_document_id(idempotency_key: str) -> str:
+    """The id of an upload sent with an ``Idempotency-Key`` header: the same for every retry."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"upload:{idempotency_key}").hex
+
+
 def s3_document_id(bucket: str, key: str, version: str) -> str:
     """A stable id for one S3 object version: a redelivered notification gets the same id."""
     return uuid.uuid5(uuid.NAMESPACE_URL, f"s3://{bucket}/{key}#{version}").hex
@@ -192,7 +199,7 @@ class Processor:
             findings=findings, recognisers=self.versions, processed_at=self._clock(),
             redacted_destination=redacted_at,
         )
-        await self.publisher.publish(record)
+        await self._publish(record)
         metrics.DOCUMENTS.labels(route, reason).inc()
         for kind, count in record.counts.items():
             metrics.FINDINGS.labels(kind).inc(count)
@@ -202,6 +209,17 @@ class Processor:
                   reason=reason, pages=record.pages, findings=record.total_findings,
                   needs_ocr=record.needs_ocr)
         return record
+
+    async def _publish(self, record: ComplianceFindings) -> None:
+        """Publish, riding out a short outage so a caller's retry does not duplicate the document.
+
+        The document is already stored; an answer of 503 would make the client
+        upload it again under a new id, so brief Kafka/OpenSearch hiccups are
+        retried here (both writes are idempotent) before giving up.
+        """
+        await retry_until(lambda: self.publisher.publish(record), what="compliance.publish",
+                          deadline_s=self.settings.compliance_publish_retry_s,
+                          retry_on=(RetryableError,), base_s=0.1, cap_s=2.0)
 
     async def reject_unread(self, incoming: Incoming, rejection: RejectedDocument, *,
                             copy_from: str, size: int) -> ComplianceFindings:
@@ -241,7 +259,7 @@ class Processor:
         )
         if size is not None:  # refused unread: the hash would describe a fragment
             record = record.model_copy(update={"sha256": None, "size_bytes": size})
-        await self.publisher.publish(record)
+        await self._publish(record)
         metrics.DOCUMENTS.labels("rejected", rejection.reason).inc()
         log_event(log, logging.WARNING, "compliance.document.rejected",
                   document_id=incoming.document_id, source=incoming.source,

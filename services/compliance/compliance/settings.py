@@ -118,6 +118,11 @@ class ComplianceSettings(ServiceSettings):
     compliance_ner_model_path: Path | None = Field(
         None, description="Directory of the spaCy or transformers model (those backends)."
     )
+    compliance_publish_retry_s: float = Field(
+        10.0, ge=0, le=120,
+        description="How long publishing a record is retried before the upload gets a 503 "
+        "(or the S3 notification is retried later).",
+    )
     compliance_max_concurrent: int = Field(
         2, ge=1, le=64, description="Documents analysed at once (CPU-bound)."
     )

@@ -18,7 +18,8 @@ from tests.unit.test_compliance.labelled import make_pdf
 @pytest.fixture
 def service(tmp_path: Path) -> tuple[TestClient, Processor, RecordingPublisher]:
     processor, publisher = make_processor(tmp_path, compliance_max_pages=3,
-                                          compliance_max_upload_bytes=64 * 1024)
+                                          compliance_max_upload_bytes=64 * 1024,
+                                          compliance_publish_retry_s=0.5)
     app = FastAPI()
     add_document_routes(app, lambda: processor)
     return TestClient(app), processor, publisher
@@ -91,14 +92,28 @@ def test_an_oversized_upload_is_kept_truncated_and_says_so(
     assert (why["reason"], why["kept_bytes"], why["truncated"]) == ("too_large", limit + 1, True)
 
 
-def test_a_publishing_outage_is_a_503_to_retry(
+def test_a_short_outage_is_ridden_out_and_a_long_one_is_a_503(
         service: tuple[TestClient, Processor, RecordingPublisher]) -> None:
     client, _, publisher = service
-    publisher.fail = 1
+    publisher.fail = 2
+    assert _upload(client, make_pdf(["jane@example.com"])).status_code == 201
+    publisher.fail = 1_000_000
     response = _upload(client, make_pdf(["jane@example.com"]))
     assert response.status_code == 503
     assert response.headers["Retry-After"]
-    assert _upload(client, make_pdf(["jane@example.com"])).status_code == 201
+
+
+def test_an_idempotency_key_makes_a_retry_overwrite_the_first_attempt(
+        service: tuple[TestClient, Processor, RecordingPublisher], tmp_path: Path) -> None:
+    client, _, publisher = service
+    headers = {"Idempotency-Key": "client-42-attempt"}
+    first = client.post("/documents", headers=headers,
+                        files={"file": ("a.pdf", make_pdf(["jane@example.com"]))}).json()
+    second = client.post("/documents", headers=headers,
+                         files={"file": ("a.pdf", make_pdf(["jane@example.com"]))}).json()
+    assert first["document_id"] == second["document_id"]
+    assert len(list((tmp_path / "pii").iterdir())) == 1
+    assert len(publisher.records) == 1
 
 
 def test_unknown_documents_are_404(

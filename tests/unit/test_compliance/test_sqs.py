@@ -102,7 +102,7 @@ async def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch,
         processor, publisher = make_processor(
             store=store, compliance_storage="s3", compliance_s3_bucket=bucket,
             compliance_kms_key_id=KMS_KEY, aws_region=REGION, compliance_max_pages=3,
-            compliance_max_upload_bytes=64 * 1024)
+            compliance_max_upload_bytes=64 * 1024, compliance_publish_retry_s=0.2)
         consumer = S3NotificationConsumer(sqsa, queue_url, store, processor,
                                           upload_prefix="uploads/", wait_s=1,
                                           retry_visibility_s=0, redact_copy=True)
@@ -166,9 +166,10 @@ async def test_a_redelivered_notification_overwrites_its_own_outputs(aws: Aws) -
 
 async def test_a_transient_failure_leaves_the_message_for_a_retry(aws: Aws) -> None:
     aws.upload("uploads/retry.pdf", make_pdf(["jane@example.com"]))
-    aws.publisher.fail = 1
+    aws.publisher.fail = 1_000_000  # longer than the processor rides out
     assert await aws.consumer.poll_once() == 0
     assert aws.consumer.last_error is not None
+    aws.publisher.fail = 0
     await asyncio.sleep(0.2)
     await _drain(aws)
     assert aws.keys("uploads/") == []
