@@ -1,0 +1,114 @@
+"""``python -m bench run|report`` — see ``bench/README.md``.
+
+``run`` measures (about 10–15 minutes with the defaults) and writes
+``bench/results/<date>.json``, ``<date>.md`` and ``<date>.png``; ``report``
+re-renders the Markdown and the plot from a results file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.common import RESULTS, read_json, write_json
+from bench.runner import PHASES, Bench, Options
+
+
+def floats(text: str) -> tuple[float, ...]:
+    """``"1000, 2500"`` → ``(1000.0, 2500.0)``."""
+    values = tuple(float(part) for part in text.replace(" ", "").split(",") if part)
+    if not values or any(v <= 0 for v in values):
+        raise argparse.ArgumentTypeError(f"expected positive numbers separated by commas: {text}")
+    return values
+
+
+def phases(text: str) -> tuple[str, ...]:
+    """``"pipeline,micro"`` → the phases, checked."""
+    chosen = tuple(part for part in text.replace(" ", "").split(",") if part)
+    unknown = [p for p in chosen if p not in PHASES]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"phases are {', '.join(PHASES)}; got {text}")
+    return chosen
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line."""
+    defaults = Options()
+    top = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = top.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="measure and write bench/results/<date>.{json,md,png}")
+    run.add_argument("--rates", type=floats, default=defaults.rates,
+                     help="offered loads, tx/s (default: %(default)s)")
+    run.add_argument("--step-seconds", type=float, default=defaults.step_seconds)
+    run.add_argument("--null-step-seconds", type=float, default=defaults.null_step_seconds)
+    run.add_argument("--sustain-seconds", type=float, default=defaults.sustain_seconds,
+                     help="a sustained exactly-once run at --sustain-rate (600 = the target's "
+                          "10 minutes; 0 = none)")
+    run.add_argument("--sustain-rate", type=float, default=defaults.sustain_rate)
+    run.add_argument("--capacity-events", type=int, default=defaults.capacity_events)
+    run.add_argument("--perf-records", type=int, default=defaults.perf_records)
+    run.add_argument("--e2e-messages", type=int, default=defaults.e2e_messages)
+    run.add_argument("--drain-timeout", type=float, default=defaults.drain_timeout_s)
+    run.add_argument("--saturation-lag", type=float, default=defaults.saturation_lag_s,
+                     help="a step whose lag exceeds this many seconds ends the ladder")
+    run.add_argument("--profile-seconds", type=float, default=defaults.profile_seconds)
+    run.add_argument("--phases", type=phases, default=defaults.phases,
+                     help=f"subset of {','.join(PHASES)}")
+    run.add_argument("--keep", action="store_true", help="keep the bench topics and indices")
+    run.add_argument("--out", type=Path, default=RESULTS,
+                     help="folder of the results (default: bench/results)")
+    run.add_argument("--name", help="file name stem (default: the UTC date and time)")
+    report = sub.add_parser("report", help="re-render the Markdown and PNG of a results file")
+    report.add_argument("results", type=Path)
+    return top
+
+
+def render_all(results_path: Path) -> tuple[Path, Path]:
+    """Write ``<stem>.md`` and ``<stem>.png`` next to a results file."""
+    from bench.plot import plot
+    from bench.report import render_markdown
+
+    results = read_json(results_path)
+    png = results_path.with_suffix(".png")
+    plot(results, png)
+    md = results_path.with_suffix(".md")
+    md.write_text(render_markdown(results, png.name), encoding="utf-8")
+    return md, png
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point."""
+    args = parser().parse_args(argv)
+    if args.command == "report":
+        md, png = render_all(args.results)
+        print(f"wrote {md} and {png}")
+        return 0
+    opts = Options(
+        rates=args.rates, step_seconds=args.step_seconds,
+        null_step_seconds=args.null_step_seconds, sustain_seconds=args.sustain_seconds,
+        sustain_rate=args.sustain_rate, capacity_events=args.capacity_events,
+        perf_records=args.perf_records, e2e_messages=args.e2e_messages,
+        drain_timeout_s=args.drain_timeout, saturation_lag_s=args.saturation_lag,
+        profile_seconds=args.profile_seconds, phases=args.phases, keep=args.keep,
+        bootstrap=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+        opensearch_url=os.environ.get("OPENSEARCH_URL", "http://127.0.0.1:9200"))
+    results = asyncio.run(Bench(opts).run())
+    from bench.targets import evaluate
+
+    results["targets"] = evaluate(results)
+    stem = args.name or datetime.now(UTC).strftime("%Y-%m-%d-%H%M")
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"{stem}.json"
+    write_json(path, results)
+    md, png = render_all(path)
+    print(f"wrote {path}, {md} and {png}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

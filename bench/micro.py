@@ -1,0 +1,144 @@
+"""Micro-benchmarks of the scorer's parts: ``python -m bench.micro SPEC.json``.
+
+Each stage runs over the same simulated transactions through the scorer's
+public APIs, single-threaded, and reports CPU microseconds per event (process
+CPU time, so a busy machine slows the wall clock more than the figure) and the
+events per second one core would manage at that cost:
+
+- decode: bytes → ``Transaction`` (``fraudstream_shared.events.decode``);
+- features: ``TxEvent.of`` + ``FeatureStore.row`` + ``FeatureStore.update`` per event,
+  on a store already holding the pool's entities;
+- model: ``Model.vectorize`` + ``Model.predict_batch`` (scores and TreeSHAP) per batch;
+- rules: ``rule_view`` + ``evaluate_batch`` per batch;
+- engine: ``Engine.decide_batch`` (features, model, rules and the decision objects);
+- encode: ``ProcessedTransaction`` → bytes (``fraudstream_shared.events.encode``).
+
+A stage whose API changed is reported with its error instead of stopping the rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bench.common import read_json, write_json
+from bench.payloads import read_pool, render, templates
+
+MIN_SECONDS = 1.0
+"""Each stage repeats over the pool until it has run at least this long (CPU time)."""
+
+
+def timed(per_round: int, run_round: Callable[[], None],
+          min_seconds: float = MIN_SECONDS) -> dict[str, float]:
+    """Repeat ``run_round`` (``per_round`` events each) for ``min_seconds`` of CPU time."""
+    run_round()  # warm-up (imports, caches, first allocations)
+    events, cpu0, wall0 = 0, time.process_time(), time.perf_counter()
+    while time.process_time() - cpu0 < min_seconds:
+        run_round()
+        events += per_round
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    return {"events": events, "cpu_us_per_event": round(cpu / events * 1e6, 2),
+            "wall_us_per_event": round(wall / events * 1e6, 2),
+            "events_per_cpu_second": round(events / cpu, 1)}
+
+
+def run_stages(pool_path: Path, events: int, batch: int) -> dict[str, Any]:
+    """Every stage over ``events`` pool transactions in batches of ``batch``."""
+    from fraudstream_shared.events import Transaction, decode, encode
+    from scorer.engine import PRIMARY_MODEL, Engine, rule_view
+    from scorer.features import FEATURE_NAMES, TxEvent
+    from scorer.ruleset import evaluate_batch
+    from scorer.settings import ScorerSettings
+
+    pool = templates(read_pool(pool_path), 6)
+    start = datetime.now(UTC) - timedelta(hours=2)
+    values = [render(pool[i % len(pool)], f"micro-{i}",
+                     (start + timedelta(milliseconds=i)).timestamp()) for i in range(events)]
+    txs = [decode(Transaction, v) for v in values]
+    batches = [txs[i:i + batch] for i in range(0, len(txs), batch)]
+    engine = Engine.from_settings(ScorerSettings())
+    results: dict[str, Any] = {}
+
+    def stage(name: str, per_round: int, fn: Callable[[], None]) -> None:
+        try:
+            results[name] = timed(per_round, fn)
+        except Exception as exc:  # an API that changed must not hide the other stages
+            results[name] = {"error": f"{type(exc).__name__}: {exc}",
+                             "trace": traceback.format_exc(limit=3)}
+
+    def decode_all() -> None:
+        for v in values:
+            decode(Transaction, v)
+
+    stage("decode", len(values), decode_all)
+
+    store = engine.new_store()
+    for tx in txs:  # the pool's entities are known, as in a scorer that has been running
+        store.update(TxEvent.of(tx))
+
+    def features() -> None:
+        for tx in txs:
+            ev = TxEvent.of(tx)
+            store.row(ev)
+            store.update(ev)
+
+    stage("features", len(txs), features)
+    rows = [dict(zip(FEATURE_NAMES, store.row(TxEvent.of(tx)), strict=True)) for tx in txs]
+    row_batches = [rows[i:i + batch] for i in range(0, len(rows), batch)]
+
+    def model() -> None:
+        for chunk in row_batches:
+            engine.model.predict_batch(engine.model.vectorize(chunk))
+
+    stage("model", len(rows), model)
+    scores = [{PRIMARY_MODEL: s} for s in engine.model.scores(engine.model.vectorize(rows))]
+    now = datetime.now(UTC)
+
+    def rules() -> None:
+        rule_set = engine.rules.current
+        for i in range(0, len(txs), batch):
+            views = [rule_view(tx, row, sc) for tx, row, sc in
+                     zip(txs[i:i + batch], rows[i:i + batch], scores[i:i + batch], strict=True)]
+            evaluate_batch(rule_set, views, now)
+
+    stage("rules", len(txs), rules)
+    decisions: list[Any] = []
+
+    def decide() -> None:
+        decisions.clear()
+        engine_store = engine.new_store()
+        for chunk in batches:
+            scored = asyncio.run(engine.decide_batch(chunk, engine_store, datetime.now(UTC)))
+            decisions.extend(scored.decisions)
+
+    stage("engine", len(txs), decide)
+    def encode_all() -> None:
+        for d in decisions:
+            encode(d)
+
+    stage("encode", len(decisions), encode_all)
+    return {"events": events, "batch": batch, "model_version": engine.model.version,
+            "stages": results}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bench.micro SPEC.json``: writes ``spec['out']``."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("spec", type=Path)
+    args = parser.parse_args(argv)
+    spec = read_json(args.spec)
+    result = run_stages(Path(spec["pool"]), int(spec.get("events", 5000)),
+                        int(spec.get("batch", 500)))
+    write_json(Path(spec["out"]), result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

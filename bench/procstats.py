@@ -1,0 +1,69 @@
+"""CPU time and memory of a process, read from ``/proc`` (Linux).
+
+``utime + stime`` from ``/proc/<pid>/stat`` is the CPU the process used (all
+threads), ``VmHWM`` from ``/proc/<pid>/status`` its peak resident set. The
+parsers are pure; :func:`sample` does the reading.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+@dataclass(frozen=True)
+class ProcSample:
+    """CPU seconds used so far, current and peak resident memory (MiB)."""
+
+    cpu_seconds: float
+    rss_mib: float
+    peak_rss_mib: float
+
+
+def parse_cpu_seconds(stat_line: str, ticks: int = CLOCK_TICKS) -> float:
+    """User + system CPU seconds from a ``/proc/<pid>/stat`` line.
+
+    The command name (field 2) is in parentheses and may contain spaces, so
+    fields are counted after its closing parenthesis: utime and stime are the
+    12th and 13th fields after it.
+    """
+    rest = stat_line[stat_line.rindex(")") + 2:].split()
+    return (int(rest[11]) + int(rest[12])) / ticks
+
+
+def parse_memory_mib(status_text: str) -> tuple[float, float]:
+    """``(VmRSS, VmHWM)`` in MiB from a ``/proc/<pid>/status`` text (0 when absent)."""
+    values = {"VmRSS": 0.0, "VmHWM": 0.0}
+    for line in status_text.splitlines():
+        key, _, value = line.partition(":")
+        if key in values:
+            values[key] = int(value.split()[0]) / 1024  # reported in kB
+    return values["VmRSS"], values["VmHWM"]
+
+
+def sample(pid: int) -> ProcSample | None:
+    """The process's CPU and memory now, or ``None`` if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            cpu = parse_cpu_seconds(f.read())
+        with open(f"/proc/{pid}/status") as f:
+            rss, peak = parse_memory_mib(f.read())
+    except (FileNotFoundError, ProcessLookupError, ValueError):
+        return None
+    return ProcSample(cpu, rss, peak)
+
+
+def load_average() -> tuple[float, float, float]:
+    """The 1, 5 and 15 minute load averages."""
+    return os.getloadavg()
+
+
+def machine_cpu_seconds() -> tuple[float, float]:
+    """``(busy, total)`` CPU seconds of the whole machine since boot (all cores)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    total = sum(fields[:8])
+    return (total - idle) / CLOCK_TICKS, total / CLOCK_TICKS

@@ -1,0 +1,306 @@
+"""The Markdown report of a benchmark run. Pure: a results dict in, text out."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from bench.stats import from_json_number
+
+SERVICES = ("scorer", "nullscorer", "indexer", "notifier")
+TOOLS = ("generator", "measurer", "kafka", "opensearch")
+
+
+def fmt_num(value: Any, digits: int = 0) -> str:
+    """A number for a table: thousands separated, ``∞``, or ``–`` when absent."""
+    if value is None:
+        return "–"
+    number = from_json_number(value)
+    if math.isnan(number):
+        return "–"
+    if math.isinf(number):
+        return "∞"
+    return f"{number:,.{digits}f}"
+
+
+def fmt_ms(value: Any) -> str:
+    """Milliseconds: whole numbers, one decimal below 10 ms; ``∞`` = not decided in time."""
+    if value is None:
+        return "–"
+    number = from_json_number(value)
+    if math.isnan(number):
+        return "–"
+    if math.isinf(number):
+        return "∞"
+    return f"{number:,.1f}" if abs(number) < 10 else f"{number:,.0f}"
+
+
+def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    """A Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def machine_lines(results: dict[str, Any]) -> list[str]:
+    """Where and when the figures were taken."""
+    before = results.get("machine_before") or {}
+    after = results.get("machine_after") or {}
+    load_b = ", ".join(f"{x:g}" for x in before.get("load_average", []))
+    load_a = ", ".join(f"{x:g}" for x in after.get("load_average", []))
+    return [
+        f"- **Machine**: {before.get('cores', '?')} cores ({before.get('cpu_model', '?')}), "
+        f"{before.get('memory_gib', '?')} GiB, Linux {before.get('kernel', '?')}, "
+        f"Python {before.get('python', '?')}; Kafka 4.1 and OpenSearch 2.19 on the same "
+        "machine (the shared local servers).",
+        f"- **Load average** (1, 5, 15 min): {load_b} before, {load_a} after. The machine was "
+        "shared with other people's test runs and the Kafka/OpenSearch servers with their "
+        "tests, so the `kafka` and `opensearch` CPU figures include their work too.",
+        f"- **Run** `{results.get('run_id', '?')}` at commit `{results.get('git_commit', '?')}`, "
+        f"{results.get('started', '?')} → {results.get('finished', '?')}.",
+    ]
+
+
+def targets_lines(results: dict[str, Any]) -> list[str]:
+    """The targets table."""
+    verdicts = results.get("targets") or []
+    if not verdicts:
+        return []
+    marks = {True: "✅ met", False: "❌ missed", None: "– not measured"}
+    rows = []
+    for v in verdicts:
+        measured = v.get("measured")
+        value = "–" if measured is None else (
+            "∞" if measured == "inf" else f"{fmt_num(measured, 1)} {v['unit']}")
+        note = f" ({v['note']})" if v.get("note") else ""
+        rows.append([v["target"], value, marks[v.get("met")], v["verdict"] + note])
+    return ["## Targets", "", *table(["target", "measured", "", "by how much"], rows), ""]
+
+
+def step_rows(run: dict[str, Any], services: Sequence[str], searchable: bool
+              ) -> list[list[str]]:
+    """One row per step of a stepped run."""
+    rows = []
+    for step in run.get("steps", []):
+        if not step.get("run"):
+            rows.append([fmt_num(step["rate"]), "not run (saturated below)", *[""] * (
+                7 + (2 if searchable else 0) + 2 * len(services))])
+            continue
+        d = step["decision_ms"]
+        row = [fmt_num(step["rate"]) + (" ⚠" if step.get("saturated") else ""),
+               fmt_num(step["sent"]), fmt_num(step["achieved_per_s"]),
+               fmt_ms(d["p50"]), fmt_ms(d["p95"]), fmt_ms(d["p99"]), fmt_ms(d["p999"]),
+               fmt_num(d.get("missing", 0))]
+        if searchable:
+            s = step.get("searchable_ms") or {}
+            row += [fmt_ms(s.get("p50")), fmt_ms(s.get("p99"))]
+        lag = step.get("lag") or {}
+        row += [fmt_num((lag.get(name) or {}).get("max_seconds"), 2) for name in services]
+        cpu = step.get("cpu_s_per_1k") or {}
+        row += [fmt_num(cpu.get(name), 2) for name in services]
+        row.append(fmt_num(step.get("machine_busy_cores"), 2))
+        rows.append(row)
+    return rows
+
+
+def stepped_lines(title: str, runs: Sequence[dict[str, Any]], services: Sequence[str],
+                  searchable: bool) -> list[str]:
+    """A section with one table per run (exactly-once on, off)."""
+    if not runs:
+        return []
+    lines = [f"## {title}", ""]
+    for run in runs:
+        mode = "exactly-once on" if run.get("exactly_once") else "exactly-once off"
+        lines += [f"### {mode}", ""]
+        header = ["offered tx/s", "sent", "achieved tx/s", "p50 ms", "p95 ms", "p99 ms",
+                  "p99.9 ms", "not decided"]
+        if searchable:
+            header += ["searchable p50 ms", "searchable p99 ms"]
+        header += [f"{name} lag s" for name in services]
+        header += [f"{name} CPU s/1k" for name in services]
+        header.append("machine busy cores")
+        lines += table(header, step_rows(run, services, searchable))
+        outcomes = ", ".join(f"{k} {v:,}" for k, v in sorted((run.get("outcomes") or {}).items()))
+        peak = ", ".join(f"{k} {v:,.0f}" for k, v in (run.get("peak_rss_mib") or {}).items())
+        tools = step_tools_cpu(run)
+        warm = run.get("warmup")
+        if warm and warm.get("run"):
+            lines += ["", f"Warm-up before the ladder (not in the table): "
+                      f"{fmt_num(warm['sent'])} events at {fmt_num(warm['rate'])} tx/s, p50 "
+                      f"{fmt_ms(warm['decision_ms']['p50'])} ms, p99 "
+                      f"{fmt_ms(warm['decision_ms']['p99'])} ms."]
+        lines += ["",
+                  f"Decided {run.get('received', 0):,} of {run.get('sent', 0):,} sent "
+                  f"({run.get('duplicates', 0)} duplicates){'; ' + outcomes if outcomes else ''}."
+                  f" Peak RSS (MiB): {peak}." + (f" Load tools and servers, CPU s per 1,000 "
+                                                 f"events: {tools}." if tools else ""),
+                  ""]
+        if run.get("saturated_at_rate") is not None:
+            lines += [f"⚠ saturated at {fmt_num(run['saturated_at_rate'])} tx/s: lag passed "
+                      "the threshold, so no higher load was offered; events not decided "
+                      "before the drain deadline count as ∞.", ""]
+    return lines
+
+
+def step_tools_cpu(run: dict[str, Any]) -> str:
+    """CPU per 1,000 events of the generator, measurer and servers at the first step."""
+    steps = [s for s in run.get("steps", []) if s.get("run")]
+    if not steps:
+        return ""
+    parts = []
+    for step in steps:
+        cpu = step.get("cpu_s_per_1k") or {}
+        inner = ", ".join(f"{name} {fmt_num(cpu[name], 2)}" for name in TOOLS if name in cpu)
+        if inner:
+            parts.append(f"{fmt_num(step['rate'])} tx/s: {inner}")
+    return "; ".join(parts)
+
+
+def kafka_lines(results: dict[str, Any]) -> list[str]:
+    """Kafka's own tools."""
+    tools = results.get("kafka_tools")
+    if not tools:
+        return []
+    lines = ["## The bus's own limits (Kafka's tools)", ""]
+    if tools.get("error"):
+        lines += [f"Failed: `{tools['error'][:300]}`", ""]
+    rows = []
+    for key, label in (("producer_performance", "ProducerPerformance"),
+                       ("producer_performance_transactional",
+                        "ProducerPerformance, a transaction every 100 ms")):
+        r = tools.get(key)
+        if r:
+            rows.append([label, fmt_num(r["records"]), fmt_num(r["records_per_s"]),
+                         fmt_num(r["mb_per_s"], 1), fmt_ms(r["p50_ms"]), fmt_ms(r["p99_ms"]),
+                         fmt_ms(r["p999_ms"])])
+    if rows:
+        lines += table(["tool", "records", "records/s", "MB/s", "p50 ms", "p99 ms",
+                        "p99.9 ms"], rows)
+        lines += ["", f"Payloads: the bench's transactions "
+                  f"(~{tools.get('payload_bytes_mean', '?')} bytes), `acks=all`, idempotent, "
+                  "`linger.ms=5` — the options of our producers. Latency here is send→ack.", ""]
+    e2e = tools.get("end_to_end_latency")
+    if e2e:
+        lines += [f"EndToEndLatency ({fmt_num(e2e['messages'])} messages of "
+                  f"{e2e['size_bytes']} bytes, one at a time, produce→consume): avg "
+                  f"{fmt_ms(e2e['avg_ms'])} ms, p50 {fmt_ms(e2e['p50_ms'])} ms, p99 "
+                  f"{fmt_ms(e2e['p99_ms'])} ms, p99.9 {fmt_ms(e2e['p999_ms'])} ms.", ""]
+    return lines
+
+
+def capacity_lines(results: dict[str, Any]) -> list[str]:
+    """Drain rates: scorer, indexer, raw bulk loader, generator."""
+    cap = results.get("capacity")
+    if not cap:
+        return []
+    lines = ["## Capacity: draining a backlog", "",
+             f"{fmt_num(cap.get('events'))} transactions were written while no scorer ran, "
+             "then a scorer (exactly-once) was started and timed from ready to its last "
+             "decision; then an indexer on those decisions (ready → last bulk "
+             "acknowledged); then the raw bulk loader on the same documents.", ""]
+    rows = []
+    s = cap.get("scorer") or {}
+    if s:
+        rows.append(["scorer (exactly-once)", fmt_num(s.get("decided")),
+                     fmt_num(s.get("seconds"), 1),
+                     fmt_num(s.get("events_per_s")), fmt_num(s.get("cpu_seconds"), 1),
+                     fmt_num(s.get("events_per_cpu_second")), fmt_num(s.get("peak_rss_mib"))])
+    i = cap.get("indexer") or {}
+    if i:
+        per_cpu = (float(i["indexed"]) / float(i["cpu_seconds"])
+                   if i.get("cpu_seconds") else None)
+        rows.append(["indexer (bulk 500)", fmt_num(i.get("indexed")),
+                     fmt_num(i.get("seconds"), 1),
+                     fmt_num(i.get("docs_per_s")), fmt_num(i.get("cpu_seconds"), 1),
+                     fmt_num(per_cpu), fmt_num(i.get("peak_rss_mib"))])
+    raw = cap.get("raw_bulk") or {}
+    for r in raw.get("runs", []):
+        rows.append([f"raw bulk loader, {r['in_flight']} in flight",
+                     fmt_num(r["documents"]), fmt_num(r["seconds"], 1), fmt_num(r["docs_per_s"]),
+                     fmt_num(r["client_cpu_seconds"], 1), "–", "–"])
+    g = cap.get("generator") or {}
+    if g:
+        rows.append(["bench generator (aiokafka producer)", fmt_num(g.get("sent")),
+                     fmt_num(g.get("seconds"), 1), fmt_num(g.get("events_per_s")),
+                     fmt_num(g.get("cpu_seconds"), 1), "–", "–"])
+    lines += table(["what", "events", "seconds", "per second", "CPU s", "per CPU-second",
+                    "peak RSS MiB"], rows)
+    if raw.get("error"):
+        lines += ["", f"Raw bulk loader failed: `{str(raw['error'])[:300]}`"]
+    return [*lines, ""]
+
+
+def micro_lines(results: dict[str, Any]) -> list[str]:
+    """The scorer's parts."""
+    micro = results.get("micro")
+    if not micro:
+        return []
+    if micro.get("error"):
+        return ["## Micro-benchmarks of the scorer", "", f"Failed: `{micro['error'][:300]}`", ""]
+    rows = []
+    for name, r in (micro.get("stages") or {}).items():
+        if "error" in r:
+            rows.append([name, "error", r["error"][:120], ""])
+        else:
+            rows.append([name, fmt_num(r["cpu_us_per_event"], 1),
+                         fmt_num(r["events_per_cpu_second"]), fmt_num(r["wall_us_per_event"], 1)])
+    return ["## Micro-benchmarks of the scorer", "",
+            f"{fmt_num(micro.get('events'))} transactions, batches of {micro.get('batch')}, "
+            f"model `{micro.get('model_version')}`; single thread, CPU time.", "",
+            *table(["stage", "CPU µs/event", "events per CPU-second", "wall µs/event"], rows),
+            ""]
+
+
+def profile_lines(results: dict[str, Any]) -> list[str]:
+    """py-spy summaries (shown when a target was missed)."""
+    profiles = (results.get("capacity") or {}).get("profiles") or {}
+    missed = any(v.get("met") is False for v in results.get("targets") or [])
+    if not profiles or not missed:
+        return []
+    lines = ["## Where the time goes (py-spy)", "",
+             "Sampled at 100 Hz while draining a backlog (a separate run from the measured "
+             "ones); shares are of all samples of the process's threads that were not idle.", ""]
+    for name, p in profiles.items():
+        lines += [f"### {name}", ""]
+        if p.get("error"):
+            lines += [f"Profile unavailable: `{p['error'][:300]}`", ""]
+            continue
+        lines += [f"{p.get('samples', 0):,} samples ({p.get('method', '')}).", ""]
+        areas = ", ".join(f"{n} {s:g} %" for n, s in p.get("areas_self_pct", [])[:8])
+        lines += [f"By module (own time): {areas}.", ""]
+        lines += table(["function (own time)", "%"],
+                       [[f"`{n}`", f"{s:g}"] for n, s in p.get("top_self_pct", [])[:10]])
+        inclusive = [(n, s) for n, s in p.get("top_inclusive_pct", []) if s < 90][:8]
+        if inclusive:
+            lines += ["", *table(["function (with callees)", "%"],
+                                 [[f"`{n}`", f"{s:g}"] for n, s in inclusive])]
+        lines.append("")
+    return lines
+
+
+def render_markdown(results: dict[str, Any], png_name: str | None = None) -> str:
+    """The whole report."""
+    started = str(results.get("started", ""))[:16].replace("T", " ")
+    lines = [f"# fraudstream benchmark — {started} UTC", "",
+             "Produced by `make bench` (`bench/`; method in `bench/README.md`). Open-loop "
+             "load: every event has an intended send time stamped into it, and latency is "
+             "measured from that time by a separate `read_committed` consumer, so a stall of "
+             "the pipeline or of the generator shows up in the latency instead of lowering "
+             "the offered load.", "", *machine_lines(results), ""]
+    if png_name:
+        lines += [f"![throughput and latency against offered load]({png_name})", ""]
+    lines += targets_lines(results)
+    lines += stepped_lines("The pipeline (scorer → indexer + notifier)",
+                           results.get("pipeline") or [], ("scorer", "indexer", "notifier"),
+                           searchable=True)
+    if results.get("sustained"):
+        lines += stepped_lines("Sustained", [results["sustained"]],
+                               ("scorer", "indexer", "notifier"), searchable=True)
+    lines += stepped_lines("Null scorer (our Kafka plumbing alone)",
+                           results.get("null_scorer") or [], ("nullscorer",), searchable=False)
+    lines += kafka_lines(results)
+    lines += capacity_lines(results)
+    lines += micro_lines(results)
+    lines += profile_lines(results)
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,937 @@
+"""The orchestrator of ``make bench``: starts processes, watches them, collects the figures.
+
+Everything runs against the already running local Kafka and OpenSearch, on
+topics, consumer groups and indices named ``bench-<run>-<phase>…`` that are
+deleted at the end (``--keep`` keeps them). Phases, in order:
+
+1. ``pipeline``: the scorer (exactly-once, then at-least-once), indexer and
+   notifier (with a local SMTP catcher) as separate processes under stepped
+   open-loop load; optionally a sustained run (``--sustain-seconds``).
+2. ``null``: the pass-through null scorer under the same steps (exactly-once on/off).
+3. ``kafka``: Kafka's ProducerPerformance and EndToEndLatency.
+4. ``capacity``: a preloaded backlog drained by the scorer, then the same
+   decisions by the indexer, then by a raw bulk loader; py-spy profiles of
+   the scorer and the indexer draining.
+5. ``micro``: the scorer's parts in isolation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import os
+import platform
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from opensearchpy import AsyncOpenSearch
+
+from bench import kafkatools, profile
+from bench.common import REPO, WORK, bench_settings, read_json, topic_partitions, write_json
+from bench.observe import SearchablePoller, group_lag, searchable_samples
+from bench.payloads import iso_utc, read_pool, render, simulate_pool, templates, write_pool
+from bench.procstats import ProcSample, load_average, machine_cpu_seconds, sample
+from bench.schedule import Schedule, Step
+from bench.services import Service, ServiceError
+from bench.stats import json_number, per_thousand, rate, summarize
+from fraudstream_shared.kafka import create_admin, create_reader
+
+PHASES = ("pipeline", "null", "kafka", "capacity", "micro")
+MONITOR_EVERY_S = 1.0
+JUDGE_BEFORE_END_S = 2.5
+"""A step's lag is judged this long before its end (the generator then stops at its end)."""
+POOL_SIZE = 20_000
+PRELOAD_RATE = 200_000.0
+"""The capacity phase preloads its backlog "at" this rate: as fast as the generator can."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """What to run and for how long (``python -m bench run --help``)."""
+
+    rates: tuple[float, ...] = (250, 500, 1000, 2500, 5000, 7500, 10000)
+    step_seconds: float = 30.0
+    warmup_seconds: float = 5.0
+    null_step_seconds: float = 15.0
+    sustain_seconds: float = 0.0
+    sustain_rate: float = 5000.0
+    capacity_events: int = 30_000
+    perf_records: int = 300_000
+    e2e_messages: int = 5_000
+    drain_timeout_s: float = 90.0
+    saturation_lag_s: float = 3.0
+    profile_seconds: float = 15.0
+    partitions: int = 6
+    phases: tuple[str, ...] = PHASES
+    keep: bool = False
+    bootstrap: str = "127.0.0.1:9092"
+    opensearch_url: str = "http://127.0.0.1:9200"
+
+
+# --------------------------------------------------------------------------- naming
+
+
+@dataclass(frozen=True)
+class Names:
+    """Bench-unique topics, groups and index of one phase."""
+
+    run: str
+    phase: str
+
+    @property
+    def prefix(self) -> str:
+        """Every name of the phase starts with this."""
+        return f"bench-{self.run}-{self.phase}"
+
+    @property
+    def transactions(self) -> str:
+        """The input topic."""
+        return f"{self.prefix}.transactions"
+
+    @property
+    def decisions(self) -> str:
+        """The output topic."""
+        return f"{self.prefix}.decisions"
+
+    def group(self, service: str) -> str:
+        """The consumer group of ``service``."""
+        return f"{self.prefix}-{service}"
+
+    @property
+    def index(self) -> str:
+        """The OpenSearch index.
+
+        The indexer's template matches ``<index>*``, so no bench index name may
+        start with another one: each ends in ``-idx``.
+        """
+        return f"{self.prefix}-idx"
+
+    def other_index(self, tag: str) -> str:
+        """A further index of the phase (``<prefix>-<tag>-idx``)."""
+        return f"{self.prefix}-{tag}-idx"
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def scorer_env(names: Names, opts: Options, *, exactly_once: bool) -> dict[str, str]:
+    """Environment of a bench scorer."""
+    return {"KAFKA_BOOTSTRAP_SERVERS": opts.bootstrap,
+            "KAFKA_TOPIC_PARTITIONS": str(opts.partitions),
+            "TRANSACTIONS_TOPIC": names.transactions, "DECISIONS_TOPIC": names.decisions,
+            "LABELS_TOPIC": f"{names.prefix}.labels",
+            "KAFKA_CONSUMER_GROUP": names.group("scorer"),
+            "SCORER_EXACTLY_ONCE": "true" if exactly_once else "false"}
+
+
+def indexer_env(names: Names, opts: Options, group: str | None = None,
+                index: str | None = None) -> dict[str, str]:
+    """Environment of a bench indexer."""
+    return {"KAFKA_BOOTSTRAP_SERVERS": opts.bootstrap,
+            "KAFKA_TOPIC_PARTITIONS": str(opts.partitions),
+            "DECISIONS_TOPIC": names.decisions, "OPENSEARCH_URL": opts.opensearch_url,
+            "OPENSEARCH_INDEX": index or names.index,
+            "KAFKA_CONSUMER_GROUP": group or names.group("indexer")}
+
+
+def notifier_env(names: Names, opts: Options, smtp_port: int) -> dict[str, str]:
+    """Environment of a bench notifier (mail goes to the bench's SMTP catcher)."""
+    return {"KAFKA_BOOTSTRAP_SERVERS": opts.bootstrap,
+            "KAFKA_TOPIC_PARTITIONS": str(opts.partitions),
+            "DECISIONS_TOPIC": names.decisions,
+            "NOTIFIER_SENT_TOPIC": f"{names.prefix}.notified",
+            "KAFKA_CONSUMER_GROUP": names.group("notifier"),
+            "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port)}
+
+
+def nullscorer_env(names: Names, opts: Options, *, exactly_once: bool) -> dict[str, str]:
+    """Environment of the null scorer."""
+    return {"KAFKA_BOOTSTRAP_SERVERS": opts.bootstrap,
+            "KAFKA_TOPIC_PARTITIONS": str(opts.partitions),
+            "NULL_INPUT_TOPIC": names.transactions, "NULL_OUTPUT_TOPIC": names.decisions,
+            "KAFKA_CONSUMER_GROUP": names.group("nullscorer"),
+            "NULL_EXACTLY_ONCE": "true" if exactly_once else "false"}
+
+
+def find_server_pid(main_class: str, marker: str) -> int | None:
+    """The pid of the shared local server running ``main_class`` with ``marker`` in its argv."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if main_class in argv and marker in argv:
+            return int(entry.name)
+    return None
+
+
+def metric_value(port: int, name: str) -> float:
+    """Sum of a Prometheus metric's samples on a service (``nan`` if unreachable)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics/", timeout=2) as response:
+            text = response.read().decode()
+    except (urllib.error.URLError, OSError):
+        return math.nan
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def git_commit() -> str:
+    """The checked-out commit (with ``+dirty`` when bench-relevant files differ)."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
+                             capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return sha
+
+
+def cpu_model() -> str:
+    """The CPU's model name from ``/proc/cpuinfo``."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def machine() -> dict[str, Any]:
+    """The machine the figures come from."""
+    memory = 0.0
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory = int(line.split()[1]) / 1024 / 1024
+    return {"cores": os.cpu_count(), "cpu_model": cpu_model(), "memory_gib": round(memory, 1),
+            "kernel": platform.release(), "python": platform.python_version(),
+            "load_average": [round(x, 2) for x in load_average()]}
+
+
+# --------------------------------------------------------------------------- the run
+
+
+@dataclass
+class Watched:
+    """A process whose CPU and memory are sampled, with its samples per step boundary."""
+
+    name: str
+    pid: Callable[[], int | None]
+    boundaries: list[ProcSample | None] = field(default_factory=list)
+    max_rss_by_step: dict[int, float] = field(default_factory=dict)
+    last: ProcSample | None = None
+
+    def take(self) -> ProcSample | None:
+        """Sample now (remembering the last good sample)."""
+        pid = self.pid()
+        current = sample(pid) if pid else None
+        if current is not None:
+            self.last = current
+        return current
+
+
+class Bench:
+    """One ``make bench`` run."""
+
+    def __init__(self, opts: Options, run_id: str | None = None) -> None:
+        self.opts = opts
+        self.run_id = run_id or datetime.now(UTC).strftime("%Y%m%dt%H%M") + "-" + \
+            secrets.token_hex(2)
+        self.work = WORK / self.run_id
+        self.logs = self.work / "logs"
+        self.pool_path = self.work / "pool.jsonl"
+        self.settings = bench_settings(opts.bootstrap)
+        self.mailcatcher: Service | None = None
+        self.results: dict[str, Any] = {}
+        self.services: list[Service] = []
+        self.admin: AIOKafkaAdminClient
+        self.reader: AIOKafkaConsumer
+        self.search: AsyncOpenSearch
+        self.kafka_pid: int | None = None
+        self.opensearch_pid: int | None = None
+
+    # -- helpers ---------------------------------------------------------
+
+    def say(self, text: str) -> None:
+        """Progress on the terminal."""
+        print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
+
+    def start(self, service: Service, ready: bool = True) -> Service:
+        """Start a service (and wait for ``/readyz``), remembering it for clean-up."""
+        self.services.append(service.start())
+        if ready:
+            service.wait_ready()
+        return service
+
+    def stop_all(self) -> None:
+        """Stop every process this run started (SIGTERM, then SIGKILL after 30 s)."""
+        for service in reversed(self.services):
+            service.stop()
+        self.services.clear()
+
+    def bench_process(self, name: str, module: str, spec: dict[str, Any]) -> Service:
+        """A bench child process (generator, measurer, loader…) reading a JSON spec."""
+        spec_path = self.work / f"{name}.spec.json"
+        write_json(spec_path, spec)
+        return Service(name, {}, self.logs, argv=[sys.executable, "-m", module, str(spec_path)],
+                       http=False)
+
+    def make_pool(self) -> None:
+        """Simulate the pool of transactions every phase sends."""
+        if not self.pool_path.exists():
+            self.say(f"simulating {POOL_SIZE} transactions for the pool…")
+            write_pool(self.pool_path, simulate_pool(POOL_SIZE))
+
+    # -- phases ------------------------------------------------------------
+
+    async def run(self) -> dict[str, Any]:
+        """Every selected phase; returns the results (also written to the work dir)."""
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.make_pool()
+        started = datetime.now(UTC)
+        self.results = {
+            "version": 1, "run_id": self.run_id, "started": started.isoformat(),
+            "git_commit": git_commit(), "machine_before": machine(),
+            "options": {k: list(v) if isinstance(v, tuple) else v
+                        for k, v in self.opts.__dict__.items()},
+        }
+        self.admin = create_admin(self.settings)
+        await self.admin.start()
+        self.reader = create_reader(self.settings)
+        await self.reader.start()
+        self.search = AsyncOpenSearch(hosts=[self.opts.opensearch_url], timeout=30)
+        self.kafka_pid = find_server_pid("kafka.Kafka", str(REPO / ".local" / "kafka"))
+        self.opensearch_pid = find_server_pid("LocalOpenSearch",
+                                              str(REPO / ".local" / "opensearch"))
+        try:
+            if "pipeline" in self.opts.phases:
+                await self.pipeline_phase()
+            if "null" in self.opts.phases:
+                await self.null_phase()
+            if "kafka" in self.opts.phases:
+                await self.kafka_phase()
+            if "capacity" in self.opts.phases:
+                await self.capacity_phase()
+            if "micro" in self.opts.phases:
+                await self.micro_phase()
+        finally:
+            self.stop_all()
+            if not self.opts.keep:
+                await self.clean_up()
+            await self.search.close()
+            await self.reader.stop()
+            await self.admin.close()
+        self.results["machine_after"] = machine()
+        self.results["finished"] = datetime.now(UTC).isoformat()
+        write_json(self.work / "results.json", self.results)
+        return self.results
+
+    async def clean_up(self) -> None:
+        """Delete this run's topics and indices (nothing else: the servers are shared)."""
+        mine = f"bench-{self.run_id}-"
+        with contextlib.suppress(Exception):
+            topics = [t for t in await self.admin.list_topics() if t.startswith(mine)]
+            if topics:
+                await self.admin.delete_topics(topics)
+        with contextlib.suppress(Exception):
+            await self.search.indices.delete(index=f"{mine}*")
+        with contextlib.suppress(Exception):
+            templates_ = await self.search.indices.get_index_template(name=f"fraudstream-{mine}*")
+            for template in templates_.get("index_templates", []):
+                await self.search.indices.delete_index_template(name=template["name"])
+
+    def mail(self) -> Service:
+        """The local SMTP catcher the notifier sends to (started once)."""
+        if self.mailcatcher is None or not self.mailcatcher.alive():
+            smtp = free_port_pair()
+            self.mailcatcher = self.start(Service(
+                "mailcatcher", {}, self.logs, http=False,
+                argv=[sys.executable, "infra/local/mailcatcher.py", "--smtp-port", str(smtp[0]),
+                      "--http-port", str(smtp[1]), "--dir", str(self.work / "mail")]),
+                ready=False)
+            self.mailcatcher.port = smtp[0]
+            wait_for_port(smtp[0])
+        return self.mailcatcher
+
+    async def pipeline_phase(self) -> None:
+        """The real services under stepped load, exactly-once on, then off; then sustained."""
+        schedule = Schedule.stepped(self.opts.rates, self.opts.step_seconds)
+        runs = []
+        for exactly_once in (True, False):
+            mode = "eos" if exactly_once else "alo"
+            runs.append(await self.stepped(f"pipe-{mode}", schedule, exactly_once=exactly_once,
+                                           null=False))
+        self.results["pipeline"] = runs
+        if self.opts.sustain_seconds > 0:
+            sustained = Schedule((Step(self.opts.sustain_rate, self.opts.sustain_seconds),))
+            self.results["sustained"] = await self.stepped("sustain", sustained,
+                                                           exactly_once=True, null=False)
+
+    async def null_phase(self) -> None:
+        """The null scorer under the same steps, exactly-once on and off."""
+        schedule = Schedule.stepped(self.opts.rates, self.opts.null_step_seconds)
+        self.results["null_scorer"] = [
+            await self.stepped(f"null-{'eos' if eos else 'alo'}", schedule, exactly_once=eos,
+                               null=True)
+            for eos in (True, False)]
+
+    async def stepped(self, phase: str, schedule: Schedule, *, exactly_once: bool,
+                      null: bool) -> dict[str, Any]:
+        """One stepped run; returns its per-step figures."""
+        names = Names(self.run_id, phase)
+        self.say(f"{phase}: starting services")
+        watched: list[tuple[Service, str, str]] = []  # (service, group, topic)
+        if null:
+            first = self.start(Service("nullscorer-" + phase,
+                                       nullscorer_env(names, self.opts, exactly_once=exactly_once),
+                                       self.logs, module="bench.nullscorer"))
+            watched.append((first, names.group("nullscorer"), names.transactions))
+        else:
+            first = self.start(Service("scorer-" + phase,
+                                       scorer_env(names, self.opts, exactly_once=exactly_once),
+                                       self.logs, module="scorer"))
+            watched.append((first, names.group("scorer"), names.transactions))
+            mail = self.mail()
+            assert mail.port is not None
+            indexer = Service("indexer-" + phase, indexer_env(names, self.opts), self.logs,
+                              module="indexer").start()
+            notifier = Service("notifier-" + phase, notifier_env(names, self.opts, mail.port),
+                               self.logs, module="notifier").start()
+            self.services += [indexer, notifier]
+            indexer.wait_ready()
+            notifier.wait_ready()
+            watched += [(indexer, names.group("indexer"), names.decisions),
+                        (notifier, names.group("notifier"), names.decisions)]
+        out = self.work / f"{phase}-measure.npz"
+        ready = self.work / f"{phase}-measure.ready"
+        control = self.work / f"{phase}-measure.control.json"
+        measurer = self.start(self.bench_process(f"measure-{phase}", "bench.measure", {
+            "bootstrap": self.opts.bootstrap, "topic": names.decisions, "prefix": names.prefix,
+            "out": str(out), "control": str(control), "ready": str(ready)}), ready=False)
+        await wait_for_file(ready, measurer)
+        warmup = self.opts.warmup_seconds > 0
+        if warmup:
+            # A short first step at the first rate, reported apart: the first
+            # events after a start meet cold connections and caches.
+            schedule = Schedule((Step(schedule.steps[0].rate, self.opts.warmup_seconds),
+                                 *schedule.steps))
+        started = self.work / f"{phase}-generate.started.json"
+        generator = self.start(self.bench_process(f"generate-{phase}", "bench.generate", {
+            "bootstrap": self.opts.bootstrap, "topic": names.transactions,
+            "pool": str(self.pool_path), "partitions": self.opts.partitions,
+            "steps": [{"rate": s.rate, "seconds": s.seconds} for s in schedule.steps],
+            "prefix": names.prefix, "out": str(self.work / f"{phase}-generate.json"),
+            "started": str(started),
+        }), ready=False)
+        await wait_for_file(started, generator)
+        t0 = float(read_json(started)["t0"])
+        poller = None
+        poll_task = None
+        stop_polling = asyncio.Event()
+        if not null:
+            poller = SearchablePoller(self.search, names.index,
+                                      searchable_samples(schedule, t0, names.prefix))
+            poll_task = asyncio.create_task(poller.run(stop_polling))
+        procs = [Watched(s.name.removesuffix("-" + phase), pid_of(s)) for s, _, _ in watched]
+        procs += [Watched("generator", pid_of(generator)), Watched("measurer", pid_of(measurer)),
+                  Watched("kafka", lambda: self.kafka_pid),
+                  Watched("opensearch", lambda: self.opensearch_pid)]
+        if not null and self.mailcatcher is not None:
+            procs.append(Watched("mailcatcher", pid_of(self.mailcatcher)))
+        monitor = Monitor(self, schedule, t0, procs,
+                          [(s.name.removesuffix("-" + phase), g, t) for s, g, t in watched],
+                          first_judged=1 if warmup else 0)
+        self.say(f"{phase}: {len(schedule.steps)} steps of "
+                 f"{schedule.steps[0].seconds:.0f} s at "
+                 f"{', '.join(f'{s.rate:g}' for s in schedule.steps)} tx/s")
+        saturated_at = await monitor.until_generator_done(generator)
+        summary = read_json(self.work / f"{phase}-generate.json")
+        sent = int(summary["sent"])
+        deadline = time.time() + self.opts.drain_timeout_s
+        write_json(control, {"expected": sent, "deadline": deadline})
+        if poller is not None:
+            poller.sent = sent
+        self.say(f"{phase}: {sent} sent; waiting for the last decisions (≤ "
+                 f"{self.opts.drain_timeout_s:.0f} s)")
+        await monitor.until_drained(measurer, deadline)
+        if poll_task is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(poll_task),
+                                       timeout=max(0.0, deadline + 5 - time.time()))
+            stop_polling.set()
+            await poll_task
+        monitor.boundary(final=True)
+        for service, _, _ in watched:
+            service.stop()
+        measurer.stop()
+        return self.stepped_result(phase, schedule, t0, summary, saturated_at, monitor,
+                                   out, poller, exactly_once=exactly_once, warmup=warmup)
+
+    def stepped_result(self, phase: str, schedule: Schedule, t0: float, summary: dict[str, Any],
+                       saturated_at: int | None, monitor: Monitor, out: Path,
+                       poller: SearchablePoller | None, *, exactly_once: bool,
+                       warmup: bool) -> dict[str, Any]:
+        """Per-step figures from the measurer's arrays and the monitor's samples.
+
+        With ``warmup`` the schedule's first step is the warm-up: reported as
+        ``warmup``, not among the steps.
+        """
+        data = np.load(out)
+        seq, intended, arrival = data["seq"], data["intended"], data["arrival"]
+        step_of = np.searchsorted(np.asarray(schedule.first_events), seq, side="right") - 1
+        latency_ms = (arrival - intended) * 1000
+        measured = read_json(out.with_suffix(".json"))
+        steps = []
+        for k, step in enumerate(schedule.steps):
+            sent_k = int(summary["steps"][k]["sent"])
+            if sent_k == 0:
+                steps.append({"rate": step.rate, "seconds": step.seconds, "run": False})
+                continue
+            mine = latency_ms[step_of == k]
+            start, end = schedule.step_window(k)
+            arrived_in_window = int(np.count_nonzero(
+                (arrival >= t0 + start) & (arrival < t0 + end)))
+            window = end - start if sent_k >= step.events else sent_k / step.rate
+            result: dict[str, Any] = {
+                "rate": step.rate, "seconds": step.seconds, "run": True,
+                "offered": step.events, "sent": sent_k, "decided": len(mine),
+                "achieved_per_s": round(rate(arrived_in_window, window), 1),
+                "decision_ms": summarize(mine, missing=sent_k - len(mine)).as_dict(),
+                "generator": summary["steps"][k]["send_lateness_ms"],
+                "saturated": saturated_at == k,
+            }
+            if poller is not None:
+                wanted = [s for s in poller.wanted() if s.step == k]
+                found = [poller.found[s.event_id] * 1000 for s in wanted
+                         if s.event_id in poller.found]
+                result["searchable_ms"] = summarize(found, missing=len(wanted) - len(found)
+                                                    ).as_dict()
+            result.update(monitor.step_figures(k, sent_k))
+            steps.append(result)
+        warm = steps.pop(0) if warmup else None
+        return {"phase": phase, "exactly_once": exactly_once, "warmup": warm,
+                "kind": "null_scorer" if poller is None else "pipeline",
+                "t0": iso_utc(t0), "sent": int(summary["sent"]),
+                "received": measured["received"], "duplicates": measured["duplicates"],
+                "outcomes": measured["outcomes"], "saturated_at_rate":
+                    schedule.steps[saturated_at].rate if saturated_at is not None else None,
+                "generator_cpu_seconds": round(float(summary["cpu_seconds"]), 2),
+                "measurer_cpu_seconds": round(float(measured["cpu_seconds"]), 2),
+                "peak_rss_mib": monitor.peak_rss(), "steps": steps,
+                "searchable_poll_errors": poller.errors if poller is not None else None}
+
+    async def kafka_phase(self) -> None:
+        """Kafka's own tools: producer ceiling (plain and transactional) and round-trip latency."""
+        names = Names(self.run_id, "kafka")
+        perf, e2e = f"{names.prefix}.perf", f"{names.prefix}.e2e"
+        perf_txn = f"{names.prefix}.perftxn"
+        await self.admin.create_topics([NewTopic(perf, self.opts.partitions, 1),
+                                        NewTopic(perf_txn, self.opts.partitions, 1),
+                                        NewTopic(e2e, 1, 1)])
+        payloads = self.work / "payloads.txt"
+        pool = templates(read_pool(self.pool_path), self.opts.partitions)
+        now = time.time()
+        payloads.write_bytes(b"\n".join(render(t, f"perf-{i}", now)
+                                        for i, t in enumerate(pool)) + b"\n")
+        size = round(payloads.stat().st_size / len(pool))
+        results: dict[str, Any] = {"payload_bytes_mean": size}
+        loop = asyncio.get_running_loop()
+        try:
+            self.say("kafka: resolving kafka-tools with Maven (cached after the first run)")
+            await loop.run_in_executor(None, kafkatools.classpath)
+            self.say(f"kafka: ProducerPerformance, {self.opts.perf_records} records")
+            results["producer_performance"] = await loop.run_in_executor(
+                None, lambda: kafkatools.producer_performance(
+                    self.opts.bootstrap, perf, self.opts.perf_records, payloads))
+            self.say("kafka: ProducerPerformance with a transaction every 100 ms")
+            results["producer_performance_transactional"] = await loop.run_in_executor(
+                None, lambda: kafkatools.producer_performance(
+                    self.opts.bootstrap, perf_txn, self.opts.perf_records, payloads,
+                    transaction_ms=100))
+            self.say(f"kafka: EndToEndLatency, {self.opts.e2e_messages} messages")
+            results["end_to_end_latency"] = await loop.run_in_executor(
+                None, lambda: kafkatools.end_to_end_latency(
+                    self.opts.bootstrap, e2e, self.opts.e2e_messages, size))
+        except (kafkatools.ToolError, OSError, subprocess.TimeoutExpired) as exc:
+            results["error"] = str(exc)[-1500:]
+            self.say(f"kafka: failed: {str(exc)[:300]}")
+        self.results["kafka_tools"] = results
+
+    async def capacity_phase(self) -> None:
+        """Drain a preloaded backlog: scorer, then indexer, then the raw bulk loader; profiles."""
+        names = Names(self.run_id, "cap")
+        n = self.opts.capacity_events
+        env = scorer_env(names, self.opts, exactly_once=True)
+        self.say(f"capacity: preloading {n} transactions")
+        first = self.start(Service("scorer-cap-init", env, self.logs, module="scorer"))
+        first.stop()  # it created the topics; the backlog is written while no scorer runs
+        preload = await self.preload(names, n, "cap-preload")
+        results: dict[str, Any] = {"events": n, "generator": preload}
+        self.say(f"capacity: scorer draining {n} (exactly-once)")
+        results["scorer"] = await self.drain_scorer(names, env, n, "cap")
+        self.say(f"capacity: indexer indexing the same {n} decisions")
+        results["indexer"] = await self.drain_indexer(names, n, "cap")
+        self.say("capacity: raw bulk loader, the same documents")
+        results["raw_bulk"] = await self.raw_bulk(names, n)
+        profiles: dict[str, Any] = {}
+        if self.opts.profile_seconds > 0:
+            per_s = results["scorer"].get("events_per_s") or 1000.0
+            extra = int(min(3 * n, max(1000, per_s * (self.opts.profile_seconds + 10))))
+            self.say(f"capacity: profiling the scorer draining {extra} more")
+            await self.preload(names, extra, "cap-preload2")
+            profiles["scorer"] = await self.profiled(
+                Service("scorer-cap-profile", env, self.logs, module="scorer"))
+            self.say("capacity: profiling the indexer re-indexing them")
+            profiles["indexer"] = await self.profiled(Service(
+                "indexer-cap-profile",
+                indexer_env(names, self.opts, group=names.group("indexer-profile"),
+                            index=names.other_index("profile")), self.logs, module="indexer"))
+        results["profiles"] = profiles
+        self.results["capacity"] = results
+
+    async def preload(self, names: Names, n: int, tag: str) -> dict[str, Any]:
+        """Send ``n`` transactions as fast as the generator can; its achieved rate."""
+        out = self.work / f"{tag}-generate.json"
+        started = time.time()
+        generator = self.start(self.bench_process(f"generate-{tag}", "bench.generate", {
+            "bootstrap": self.opts.bootstrap, "topic": names.transactions,
+            "pool": str(self.pool_path), "partitions": self.opts.partitions,
+            "steps": [{"rate": PRELOAD_RATE, "seconds": n / PRELOAD_RATE}],
+            "t0": started, "prefix": f"{names.prefix}-{tag}", "out": str(out)}), ready=False)
+        await generator.exited()
+        if generator.exit_code() != 0:
+            raise ServiceError(f"the generator failed:\n{generator.log_tail()}")
+        summary = read_json(out)
+        seconds = float(summary["send_seconds"])
+        return {"sent": summary["sent"], "seconds": round(seconds, 2),
+                "events_per_s": round(summary["sent"] / seconds, 1),
+                "cpu_seconds": round(summary["cpu_seconds"], 2),
+                "process_seconds": round(time.time() - started, 2)}
+
+    async def drain_scorer(self, names: Names, env: dict[str, str], n: int,
+                           tag: str) -> dict[str, Any]:
+        """Start a scorer on the backlog; time and CPU from ready to its last decision."""
+        out = self.work / f"{tag}-measure.npz"
+        ready = self.work / f"{tag}-measure.ready"
+        control = self.work / f"{tag}-measure.control.json"
+        write_json(control, {"expected": n, "deadline": time.time() + 600})
+        measurer = self.start(self.bench_process(f"measure-{tag}", "bench.measure", {
+            "bootstrap": self.opts.bootstrap, "topic": names.decisions,
+            "prefix": f"{names.prefix}-{tag}-preload", "out": str(out), "control": str(control),
+            "ready": str(ready)}), ready=False)
+        await wait_for_file(ready, measurer)
+        scorer = self.start(Service("scorer-cap", env, self.logs, module="scorer"))
+        at_ready = scorer.sample()
+        await measurer.exited()
+        at_end = scorer.sample()
+        peak = at_end.peak_rss_mib if at_end else None
+        scorer.stop()
+        data = np.load(out)
+        arrival = np.sort(data["arrival"])
+        got = len(arrival)
+        seconds = float(arrival[-1] - arrival[0]) if got > 1 else math.nan
+        cpu = (at_end.cpu_seconds - at_ready.cpu_seconds) if at_end and at_ready else math.nan
+        return {"decided": got, "seconds": round(seconds, 2),
+                "events_per_s": round(rate(got, seconds), 1),
+                "cpu_seconds": round(cpu, 2),
+                "events_per_cpu_second": round(got / cpu, 1) if cpu > 0 else None,
+                "cpu_per_1k_events": json_number(round(per_thousand(cpu, got), 3)),
+                "peak_rss_mib": round(peak, 1) if peak else None,
+                "exactly_once": True}
+
+    async def drain_indexer(self, names: Names, n: int, tag: str) -> dict[str, Any]:
+        """Start an indexer on ``n`` decisions; time and CPU from ready to the n-th ack."""
+        indexer = self.start(Service(f"indexer-{tag}", indexer_env(names, self.opts),
+                                     self.logs, module="indexer"))
+        assert indexer.port is not None
+        at_ready, t_ready = indexer.sample(), time.time()
+        deadline = t_ready + 600
+        indexed = 0.0
+        while time.time() < deadline:
+            indexed = metric_value(indexer.port, "fraudstream_indexer_documents_indexed_total")
+            if indexed >= n:
+                break
+            await asyncio.sleep(0.1)
+        t_done = time.time()
+        at_end = indexer.sample()
+        indexer.stop()
+        seconds = t_done - t_ready
+        cpu = (at_end.cpu_seconds - at_ready.cpu_seconds) if at_end and at_ready else math.nan
+        return {"indexed": int(indexed), "seconds": round(seconds, 2),
+                "docs_per_s": round(rate(int(indexed), seconds), 1),
+                "cpu_seconds": round(cpu, 2),
+                "cpu_per_1k_docs": json_number(round(per_thousand(cpu, int(indexed)), 3)),
+                "peak_rss_mib": round(at_end.peak_rss_mib, 1) if at_end else None,
+                "bulk_size": 500}
+
+    async def raw_bulk(self, names: Names, n: int) -> dict[str, Any]:
+        """The same decisions as documents, bulk-loaded straight into OpenSearch."""
+        out = self.work / "bulkload.json"
+        loader = self.start(self.bench_process("bulkload", "bench.bulkload", {
+            "bootstrap": self.opts.bootstrap, "opensearch_url": self.opts.opensearch_url,
+            "topic": names.decisions, "count": n, "index": names.other_index("raw"),
+            "batch": 500, "out": str(out)}), ready=False)
+        await loader.exited()
+        if loader.exit_code() != 0:
+            return {"error": loader.log_tail()}
+        result: dict[str, Any] = read_json(out)
+        return result
+
+    async def profiled(self, service: Service) -> dict[str, Any]:
+        """Start ``service`` on a backlog and sample it with py-spy while it works."""
+        out = self.work / f"{service.name}.pyspy.txt"
+        self.start(service)
+        loop = asyncio.get_running_loop()
+        error = await loop.run_in_executor(
+            None, lambda: profile.record_pid(service.pid, self.opts.profile_seconds, out))
+        service.stop()
+        method = "py-spy record --pid (attached)"
+        if error is not None:
+            # Attaching needs ptrace permission; py-spy may still trace its own child.
+            self.say(f"py-spy could not attach ({error[:120]}); running the service as its child")
+            child = Service(service.name + "-child", {}, self.logs,
+                            argv=profile.child_argv(service.argv, out))
+            child.env = {**service.env}
+            child.port = service.port
+            self.start(child)
+            await asyncio.sleep(self.opts.profile_seconds)
+            for pid in child_pids(child.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, 15)
+            await asyncio.sleep(2)
+            child.stop()
+            method = "py-spy record -- python -m … (service as py-spy's child)"
+            if not out.exists():
+                return {"error": error, "method": method}
+        summary = profile.summarize(out.read_text(errors="replace"))
+        return {"method": method, "seconds": self.opts.profile_seconds, "rate_hz": 100,
+                **summary.as_dict()}
+
+    async def micro_phase(self) -> None:
+        """The scorer's parts in isolation (a separate process)."""
+        self.say("micro: decode, features, model, rules, engine, encode")
+        out = self.work / "micro.json"
+        micro = self.start(self.bench_process("micro", "bench.micro", {
+            "pool": str(self.pool_path), "events": 5000, "batch": 500, "out": str(out)}),
+            ready=False)
+        await micro.exited()
+        if micro.exit_code() != 0:
+            self.results["micro"] = {"error": micro.log_tail()}
+            return
+        self.results["micro"] = read_json(out)
+
+
+class Monitor:
+    """Samples processes, lag and the machine each second; cuts them at step boundaries."""
+
+    def __init__(self, bench: Bench, schedule: Schedule, t0: float, procs: list[Watched],
+                 groups: Sequence[tuple[str, str, str]], first_judged: int = 0) -> None:
+        self.bench = bench
+        self.first_judged = first_judged
+        self.schedule = schedule
+        self.t0 = t0
+        self.procs = procs
+        self.groups = groups
+        self.step = -1
+        self.machine: list[tuple[float, float]] = []
+        self.loads: list[float] = []
+        self.lags: dict[str, list[tuple[float, int]]] = {name: [] for name, _, _ in groups}
+        self.partitions: dict[str, list[int]] = {}
+
+    def current_step(self) -> int:
+        """The step the schedule is in now (-1 before the start)."""
+        elapsed = time.time() - self.t0
+        if elapsed < 0:
+            return -1
+        starts = self.schedule.step_starts
+        k = 0
+        while k + 1 < len(starts) and elapsed >= starts[k + 1]:
+            k += 1
+        return k
+
+    def boundary(self, final: bool = False) -> None:
+        """Snapshot CPU of every process and of the machine (a step starts or the run ends)."""
+        for proc in self.procs:
+            proc.boundaries.append(proc.take() or proc.last)
+        self.machine.append(machine_cpu_seconds())
+        if not final:
+            self.loads.append(load_average()[0])
+
+    async def sample(self) -> None:
+        """One round of samples: memory of every process, lag of every group."""
+        k = max(self.step, 0)
+        for proc in self.procs:
+            now = proc.take()
+            if now is not None:
+                proc.max_rss_by_step[k] = max(proc.max_rss_by_step.get(k, 0.0), now.rss_mib)
+        for name, group, topic in self.groups:
+            if topic not in self.partitions:
+                self.partitions[topic] = await topic_partitions(self.bench.admin, topic)
+            with contextlib.suppress(Exception):
+                lag = await group_lag(self.bench.admin, self.bench.reader, group, topic,
+                                      self.partitions[topic])
+                self.lags[name].append((time.time(), lag))
+
+    def lag_seconds_now(self) -> float:
+        """The worst group's latest lag, in seconds of the current step's rate."""
+        k = max(self.step, 0)
+        worst = 0.0
+        for samples in self.lags.values():
+            if samples:
+                worst = max(worst, samples[-1][1] / self.schedule.steps[k].rate)
+        return worst
+
+    async def until_generator_done(self, generator: Service) -> int | None:
+        """Watch until the generator exits; the step that saturated the system, if any.
+
+        Shortly before each step ends its lag is judged: above the saturation
+        threshold, the generator is told to finish that step and stop (a
+        higher offered load would only grow the backlog).
+        """
+        saturated: int | None = None
+        judged = -1
+        last = len(self.schedule.steps) - 1
+        while generator.alive():
+            k = self.current_step()
+            while self.step < k:
+                self.step += 1
+                self.boundary()
+                if self.step > 0:
+                    self.bench.say(f"  step {self.step + 1}: "
+                                   f"{self.schedule.steps[self.step].rate:g} tx/s")
+            await self.sample()
+            if saturated is None and self.first_judged <= self.step < last \
+                    and self.step > judged:
+                _, end = self.schedule.step_window(self.step)
+                if time.time() >= self.t0 + end - JUDGE_BEFORE_END_S:
+                    judged = self.step
+                    if self.lag_seconds_now() > self.bench.opts.saturation_lag_s:
+                        saturated = self.step
+                        self.bench.say(f"  saturated at {self.schedule.steps[self.step].rate:g}"
+                                       f" tx/s (lag {self.lag_seconds_now():.1f} s): this is "
+                                       "the last step")
+                        generator.signal(signal.SIGUSR1)
+            await asyncio.sleep(MONITOR_EVERY_S)
+        if generator.exit_code() != 0:
+            raise ServiceError(f"the generator failed:\n{generator.log_tail()}")
+        if saturated is None and self.step >= self.first_judged:
+            await self.sample()
+            if self.lag_seconds_now() > self.bench.opts.saturation_lag_s:
+                saturated = self.step
+        return saturated
+
+    async def until_drained(self, measurer: Service, deadline: float) -> None:
+        """Keep sampling until the measurer has everything and every group has caught up."""
+        while time.time() < deadline:
+            await self.sample()
+            caught_up = all(samples and samples[-1][1] <= 2 * self.bench.opts.partitions
+                            for samples in self.lags.values())
+            if not measurer.alive() and caught_up:
+                return
+            await asyncio.sleep(0.5)
+
+    def step_figures(self, k: int, events: int) -> dict[str, Any]:
+        """CPU per 1,000 events, peak memory and lag of step ``k`` (all ran steps)."""
+        cpu: dict[str, Any] = {}
+        rss: dict[str, Any] = {}
+        for proc in self.procs:
+            if k + 1 < len(proc.boundaries):
+                a, b = proc.boundaries[k], proc.boundaries[k + 1]
+                if a is not None and b is not None:
+                    cpu[proc.name] = json_number(round(per_thousand(
+                        b.cpu_seconds - a.cpu_seconds, events), 3))
+            if k in proc.max_rss_by_step:
+                rss[proc.name] = round(proc.max_rss_by_step[k], 1)
+        start, end = self.schedule.step_window(k)
+        lag: dict[str, Any] = {}
+        for name, samples in self.lags.items():
+            inside = [n for t, n in samples if self.t0 + start <= t < self.t0 + end + 1]
+            if inside:
+                worst = max(inside)
+                lag[name] = {"max_messages": worst,
+                             "max_seconds": round(worst / self.schedule.steps[k].rate, 3)}
+        figures: dict[str, Any] = {"cpu_s_per_1k": cpu, "max_rss_mib": rss, "lag": lag}
+        if k + 1 < len(self.machine):
+            (busy0, total0), (busy1, total1) = self.machine[k], self.machine[k + 1]
+            cores = os.cpu_count() or 1
+            figures["machine_busy_cores"] = round(
+                (busy1 - busy0) / (total1 - total0) * cores, 2) if total1 > total0 else None
+        if k < len(self.loads):
+            figures["load_average_1m_at_start"] = round(self.loads[k], 2)
+        return figures
+
+    def peak_rss(self) -> dict[str, float]:
+        """Peak resident memory (VmHWM) of each process, MiB."""
+        return {p.name: round(p.last.peak_rss_mib, 1) for p in self.procs
+                if p.last is not None}
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def pid_of(service: Service) -> Callable[[], int | None]:
+    """A function giving the service's pid while it runs (``None`` after it exited)."""
+    return lambda: service.pid if service.alive() else None
+
+
+def free_port_pair() -> tuple[int, int]:
+    """Two free TCP ports."""
+    from bench.services import free_port
+
+    first = free_port()
+    second = free_port()
+    while second == first:
+        second = free_port()
+    return first, second
+
+
+def wait_for_port(port: int, timeout: float = 30) -> None:
+    """Block until something accepts connections on ``port``."""
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            sock.settimeout(0.5)
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise ServiceError(f"nothing listens on port {port} after {timeout:.0f}s")
+
+
+async def wait_for_file(path: Path, process: Service, timeout: float = 60) -> None:
+    """Wait until ``process`` has written ``path`` (its readiness signal)."""
+    deadline = time.monotonic() + timeout
+    while not await asyncio.to_thread(path.exists):
+        if not process.alive():
+            raise ServiceError(f"{process.name} exited:\n{process.log_tail()}")
+        if time.monotonic() > deadline:
+            raise ServiceError(f"{process.name} not ready after {timeout:.0f}s")
+        await asyncio.sleep(0.1)
+
+
+def child_pids(pid: int) -> list[int]:
+    """The direct children of ``pid``."""
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            children += [int(x) for x in (task / "children").read_text().split()]
+    return children

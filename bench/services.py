@@ -1,0 +1,126 @@
+"""The services under test as real processes (``python -m <service>``), like ``make run``.
+
+Each gets its own environment (bench-unique topics, index and consumer
+group), a free HTTP port for ``/readyz`` and its output in a log file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from bench.common import REPO
+from bench.procstats import ProcSample, sample
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ServiceError(RuntimeError):
+    """A service did not start or stop as it should (the message has its log tail)."""
+
+
+class Service:
+    """One process: ``argv`` (default ``python -m <module>``) with ``env`` and a log file."""
+
+    def __init__(self, name: str, env: dict[str, str], log_dir: Path, *,
+                 module: str | None = None, argv: list[str] | None = None,
+                 http: bool = True) -> None:
+        self.name = name
+        self.port = int(env.get("HTTP_PORT") or free_port()) if http else None
+        self.log_path = log_dir / f"{name}.log"
+        self.argv = argv or [sys.executable, "-m", module or name]
+        extra = {"HTTP_PORT": str(self.port), "HTTP_HOST": "127.0.0.1"} if http else {}
+        self.env = {**os.environ, **env, **extra, "PYTHONUNBUFFERED": "1"}
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        """The process id (the service's own Python process)."""
+        if self.proc is None:
+            raise ServiceError(f"{self.name} was not started")
+        return self.proc.pid
+
+    def start(self) -> Service:
+        """Start the process, appending its output to the log file."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(self.argv, env=self.env, cwd=REPO, stdout=log,
+                                         stderr=subprocess.STDOUT)
+        return self
+
+    def alive(self) -> bool:
+        """Still running."""
+        return self.proc is not None and self.proc.poll() is None
+
+    def ready(self) -> bool:
+        """``/readyz`` answers 200."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz",
+                                        timeout=2) as response:
+                return bool(response.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        """Block until ready, or raise with the log tail."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.alive():
+                raise ServiceError(f"{self.name} exited ({self.exit_code()}):\n{self.log_tail()}")
+            if self.ready():
+                return
+            time.sleep(0.3)
+        raise ServiceError(f"{self.name} not ready after {timeout:.0f}s:\n{self.log_tail()}")
+
+    def exit_code(self) -> int | None:
+        """The exit status once it has exited."""
+        return None if self.proc is None else self.proc.poll()
+
+    async def exited(self) -> int | None:
+        """Wait (without blocking the event loop) until the process exits; its status."""
+        if self.proc is None:
+            return None
+        return await asyncio.to_thread(self.proc.wait)
+
+    def sample(self) -> ProcSample | None:
+        """CPU and memory of the process now (``None`` once it has exited)."""
+        return sample(self.pid) if self.alive() else None
+
+    def signal(self, signum: int) -> None:
+        """Send ``signum`` if the process is still running."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signum)
+
+    def stop(self, timeout: float = 30) -> int | None:
+        """SIGTERM and wait (SIGKILL after ``timeout``); return the exit status."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The end of the log."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])

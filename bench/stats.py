@@ -1,0 +1,100 @@
+"""Latency percentiles and rates, with events that never arrived counted as infinitely late.
+
+Dropping the events that did not arrive before the measurement ended would
+make an overloaded step look faster than a healthy one; instead they are
+counted as ``+inf``, so a percentile that falls among them reads "later than
+the end of the measurement" (``inf``). Pure: no clock, no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+PERCENTILES: tuple[float, ...] = (50.0, 95.0, 99.0, 99.9)
+
+
+def percentile(sorted_values: Sequence[float] | npt.NDArray[np.float64], missing: int,
+               p: float) -> float:
+    """The nearest-rank ``p``-th percentile of ``sorted_values`` plus ``missing`` infinities.
+
+    Nearest rank (the smallest value with at least ``p`` % of the values at or
+    below it) never interpolates between two observations, so p99.9 of 1,000
+    values is the largest one, not a number nobody saw. ``nan`` without values.
+    """
+    if not 0 < p <= 100:
+        raise ValueError(f"percentile must be in (0, 100], not {p}")
+    n = len(sorted_values) + missing
+    if n == 0:
+        return math.nan
+    rank = max(1, math.ceil(p / 100 * n - 1e-9))
+    if rank > len(sorted_values):
+        return math.inf
+    return float(sorted_values[rank - 1])
+
+
+@dataclass(frozen=True)
+class LatencySummary:
+    """Percentiles of one set of latencies, in milliseconds."""
+
+    count: int
+    missing: int
+    p50: float
+    p95: float
+    p99: float
+    p999: float
+    max: float
+    mean: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready (infinities become the string ``"inf"``, nan becomes ``None``)."""
+        return {k: json_number(v) for k, v in asdict(self).items()}
+
+
+def summarize(latencies_ms: Iterable[float], missing: int = 0) -> LatencySummary:
+    """Percentiles of ``latencies_ms``; ``missing`` events never arrived (counted as +inf)."""
+    values = np.sort(np.fromiter(latencies_ms, dtype=np.float64))
+    p50, p95, p99, p999 = (percentile(values, missing, p) for p in PERCENTILES)
+    if missing:
+        worst, mean = math.inf, math.inf
+    elif len(values):
+        worst, mean = float(values[-1]), float(values.mean())
+    else:
+        worst, mean = math.nan, math.nan
+    return LatencySummary(len(values), missing, p50, p95, p99, p999, worst, mean)
+
+
+def json_number(value: Any) -> Any:
+    """``inf`` → ``"inf"``, ``nan`` → ``None``; everything else unchanged (JSON has neither)."""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+    return value
+
+
+def from_json_number(value: Any) -> float:
+    """The inverse of :func:`json_number` for numbers read back from a report."""
+    if value is None:
+        return math.nan
+    if value == "inf":
+        return math.inf
+    if value == "-inf":
+        return -math.inf
+    return float(value)
+
+
+def rate(count: int, seconds: float) -> float:
+    """Events per second (0 for an empty window)."""
+    return count / seconds if seconds > 0 else 0.0
+
+
+def per_thousand(cpu_seconds: float, events: int) -> float:
+    """CPU seconds per 1,000 events (``nan`` when no event was processed)."""
+    return cpu_seconds * 1000 / events if events > 0 else math.nan

@@ -1,0 +1,75 @@
+"""Factories of benchmark results (the shape ``bench.runner`` writes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def step(rate: float, *, achieved: float | None = None, p99: float | str = 30.0,
+         saturated: bool = False, lag_s: float = 0.1, seconds: float = 30.0,
+         sent: int | None = None, missing: int = 0) -> dict[str, Any]:
+    """One step that ran."""
+    offered = round(rate * seconds)
+    return {
+        "rate": rate, "seconds": seconds, "run": True, "offered": offered,
+        "sent": offered if sent is None else sent, "decided": offered - missing,
+        "achieved_per_s": rate if achieved is None else achieved,
+        "decision_ms": {"count": offered - missing, "missing": missing, "p50": 10.0,
+                        "p95": 20.0, "p99": p99, "p999": p99, "max": p99, "mean": 12.0},
+        "searchable_ms": {"count": 100, "missing": 0, "p50": 900.0, "p95": 1000.0,
+                          "p99": 1100.0, "p999": 1100.0, "max": 1100.0, "mean": 950.0},
+        "generator": {"p50": 1.0, "p99": 3.0, "max": 9.0},
+        "saturated": saturated,
+        "lag": {"scorer": {"max_messages": int(lag_s * rate), "max_seconds": lag_s},
+                "indexer": {"max_messages": 1, "max_seconds": 0.01}},
+        "cpu_s_per_1k": {"scorer": 1.5, "indexer": 0.2, "generator": 0.5, "kafka": 1.0},
+        "max_rss_mib": {"scorer": 180.0},
+        "machine_busy_cores": 1.5,
+    }
+
+
+def not_run(rate: float) -> dict[str, Any]:
+    """A step above the saturated one."""
+    return {"rate": rate, "seconds": 30.0, "run": False}
+
+
+def stepped(exactly_once: bool, steps: list[dict[str, Any]],
+            saturated_at: float | None = None) -> dict[str, Any]:
+    """A stepped pipeline run."""
+    sent = sum(s.get("sent", 0) for s in steps)
+    return {"phase": "pipe", "exactly_once": exactly_once, "kind": "pipeline",
+            "sent": sent, "received": sent, "duplicates": 0,
+            "outcomes": {"approve": sent - 2, "block": 2}, "saturated_at_rate": saturated_at,
+            "peak_rss_mib": {"scorer": 190.0}, "steps": steps}
+
+
+def results(**parts: Any) -> dict[str, Any]:
+    """A whole results file with the given sections."""
+    base: dict[str, Any] = {
+        "version": 1, "run_id": "20261125t1855-abcd", "started": "2026-11-25T18:55:00+00:00",
+        "finished": "2026-11-25T19:08:00+00:00", "git_commit": "abc1234",
+        "machine_before": {"cores": 2, "cpu_model": "AMD EPYC", "memory_gib": 23.5,
+                           "kernel": "6", "python": "3.11.7", "load_average": [1.5, 1.2, 1.0]},
+        "machine_after": {"load_average": [2.0, 1.5, 1.1]},
+    }
+    base.update(parts)
+    return base
+
+
+def capacity(scorer_per_cpu: float = 900.0, indexer_rate: float = 6000.0,
+             raw_rate: float = 7000.0) -> dict[str, Any]:
+    """A capacity section."""
+    return {"events": 30000,
+            "scorer": {"decided": 30000, "seconds": 40.0, "events_per_s": 750.0,
+                       "cpu_seconds": 30000 / scorer_per_cpu,
+                       "events_per_cpu_second": scorer_per_cpu, "peak_rss_mib": 200.0},
+            "indexer": {"indexed": 30000, "seconds": 30000 / indexer_rate,
+                        "docs_per_s": indexer_rate, "cpu_seconds": 3.0, "peak_rss_mib": 90.0},
+            "raw_bulk": {"documents": 30000, "docs_per_s": raw_rate, "runs": [
+                {"in_flight": 1, "documents": 30000, "seconds": 30000 / raw_rate,
+                 "docs_per_s": raw_rate, "failures": 0, "client_cpu_seconds": 2.0}]},
+            "profiles": {"scorer": {"method": "py-spy record --pid", "samples": 1000,
+                                    "top_self_pct": [["predict (lightgbm)", 61.5]],
+                                    "top_inclusive_pct": [["run (uvicorn)", 99.0],
+                                                          ["predict_batch (scorer)", 70.0]],
+                                    "areas_self_pct": [["lightgbm", 61.5]]}}}

@@ -1,0 +1,33 @@
+"""Parsing CPU time and memory out of /proc texts."""
+
+from __future__ import annotations
+
+import os
+
+from bench.procstats import parse_cpu_seconds, parse_memory_mib, sample
+
+STAT = ("4242 (python -m scorer) S 1 4242 4242 0 -1 4194560 9000 0 0 0 "
+        "1250 375 0 0 20 0 3 0 100 1000000 5000 18446744073709551615")
+
+
+def test_cpu_seconds_are_utime_plus_stime_even_with_spaces_in_the_name() -> None:
+    assert parse_cpu_seconds(STAT, ticks=100) == 16.25
+
+
+def test_memory_in_mib() -> None:
+    status = "Name:\tpython\nVmHWM:\t  204800 kB\nVmRSS:\t  102400 kB\nThreads:\t3\n"
+
+    assert parse_memory_mib(status) == (100.0, 200.0)
+    assert parse_memory_mib("Name:\tkthreadd\n") == (0.0, 0.0)
+
+
+def test_sampling_this_process() -> None:
+    now = sample(os.getpid())
+
+    assert now is not None
+    assert now.cpu_seconds > 0
+    assert now.peak_rss_mib >= now.rss_mib > 0
+
+
+def test_a_process_that_is_gone_samples_as_none() -> None:
+    assert sample(2**22 + 12345) is None

@@ -1,0 +1,62 @@
+"""The Markdown report: tables, infinities, targets, profiles."""
+
+from __future__ import annotations
+
+import math
+
+from bench.report import fmt_ms, fmt_num, render_markdown
+from bench.targets import evaluate
+from tests.unit.test_bench.factories import capacity, not_run, results, step, stepped
+
+
+def test_numbers_and_infinities() -> None:
+    assert fmt_num(12345.6) == "12,346"
+    assert fmt_num("inf") == "∞"
+    assert fmt_num(None) == "–"
+    assert fmt_num(math.nan) == "–"
+    assert fmt_ms(3.25) == "3.2"
+    assert fmt_ms(1234.4) == "1,234"
+    assert fmt_ms("inf") == "∞"
+
+
+def test_the_report_names_the_machine_the_targets_and_each_step() -> None:
+    ladder = [step(1000, p99=80.0), step(2500, achieved=1900, saturated=True, p99="inf",
+                                         missing=40), not_run(5000)]
+    data = results(pipeline=[stepped(True, ladder, saturated_at=2500)],
+                   capacity=capacity())
+    data["targets"] = evaluate(data)
+
+    text = render_markdown(data, "run.png")
+
+    assert "2 cores (AMD EPYC)" in text
+    assert "1.5, 1.2, 1 before" in text
+    assert "![throughput and latency against offered load](run.png)" in text
+    assert "## Targets" in text
+    assert "❌ missed" in text
+    assert "| 2,500 ⚠ | 75,000 | 1,900 |" in text
+    assert "| ∞ | ∞ | 40 |" in text  # p99, p99.9 and the events never decided
+    assert "| 5,000 | not run (saturated below)" in text
+    assert "saturated at 2,500 tx/s" in text
+
+
+def test_profiles_are_shown_only_when_a_target_was_missed() -> None:
+    data = results(capacity=capacity(scorer_per_cpu=900))
+    data["targets"] = evaluate(data)
+
+    text = render_markdown(data)
+
+    assert "## Where the time goes (py-spy)" in text
+    assert "`predict (lightgbm)` | 61.5" in text
+    assert "run (uvicorn)" not in text  # the event loop's frames are everywhere: left out
+
+    fast = results(capacity=capacity(scorer_per_cpu=20000, indexer_rate=9000, raw_rate=9000))
+    fast["targets"] = [v for v in evaluate(fast) if v["met"] is not None]
+    assert "Where the time goes" not in render_markdown(fast)
+
+
+def test_sections_of_phases_that_did_not_run_are_left_out() -> None:
+    text = render_markdown(results())
+
+    assert "Null scorer" not in text
+    assert "Kafka's tools" not in text
+    assert text.endswith("\n")

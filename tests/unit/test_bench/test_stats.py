@@ -1,0 +1,85 @@
+"""Percentiles with events that never arrived counted as infinitely late."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bench.stats import (
+    from_json_number,
+    json_number,
+    per_thousand,
+    percentile,
+    rate,
+    summarize,
+)
+
+
+def test_nearest_rank_percentiles_of_one_to_a_hundred() -> None:
+    values = [float(v) for v in range(1, 101)]
+
+    assert percentile(values, 0, 50) == 50
+    assert percentile(values, 0, 99) == 99
+    assert percentile(values, 0, 99.9) == 100
+    assert percentile(values, 0, 100) == 100
+
+
+def test_missing_events_push_the_high_percentiles_to_infinity() -> None:
+    values = [float(v) for v in range(1, 99)]  # 98 arrived, 2 never did
+
+    assert percentile(values, 2, 50) == 50
+    assert percentile(values, 2, 98) == 98
+    assert math.isinf(percentile(values, 2, 99))
+
+
+def test_no_values_at_all_is_nan_and_all_missing_is_infinite() -> None:
+    assert math.isnan(percentile([], 0, 50))
+    assert math.isinf(percentile([], 3, 50))
+
+
+@pytest.mark.parametrize("p", [0, -1, 100.5])
+def test_percentile_out_of_range_is_refused(p: float) -> None:
+    with pytest.raises(ValueError, match="percentile"):
+        percentile([1.0], 0, p)
+
+
+def test_summary_of_unsorted_latencies() -> None:
+    summary = summarize([30.0, 10.0, 20.0, 40.0])
+
+    assert (summary.count, summary.missing) == (4, 0)
+    assert (summary.p50, summary.p99, summary.max) == (20.0, 40.0, 40.0)
+    assert summary.mean == 25.0
+
+
+def test_summary_with_missing_events_is_json_ready() -> None:
+    summary = summarize([5.0], missing=1).as_dict()
+
+    assert summary["p50"] == 5.0
+    assert summary["p99"] == "inf"
+    assert summary["max"] == "inf"
+    assert summarize([]).as_dict()["p50"] is None
+
+
+@given(st.lists(st.floats(min_value=0, max_value=1e6), min_size=1, max_size=300),
+       st.integers(min_value=0, max_value=50))
+def test_percentiles_are_ordered(values: list[float], missing: int) -> None:
+    s = summarize(values, missing)
+
+    assert s.p50 <= s.p95 <= s.p99 <= s.p999 <= s.max
+
+
+def test_json_numbers_round_trip() -> None:
+    for value in (1.5, math.inf, -math.inf):
+        assert from_json_number(json_number(value)) == value
+    assert math.isnan(from_json_number(json_number(math.nan)))
+    assert json_number(3) == 3
+
+
+def test_rates_and_cost_per_thousand() -> None:
+    assert rate(500, 2.0) == 250
+    assert rate(5, 0) == 0
+    assert per_thousand(3.0, 1500) == 2.0
+    assert math.isnan(per_thousand(1.0, 0))

@@ -1,0 +1,73 @@
+"""The issue's targets checked against results: verdicts and by how much."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.targets import at_least, at_most, evaluate
+from tests.unit.test_bench.factories import capacity, not_run, results, step, stepped
+
+
+def by_id(verdicts: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {v["id"]: v for v in verdicts}
+
+
+def test_wording_of_a_shortfall_and_of_an_excess() -> None:
+    assert at_least(750, 15000) == (False, "missed: 5.0% of the target (20.0× short)")
+    assert at_least(6000, 5000) == (True, "met (1.20× the target)")
+    assert at_most(300, 150) == (False, "missed: 2.0× the limit (+150)")
+    assert at_most(float("inf"), 150)[0] is False
+    assert at_most(None, 150) == (None, "not measured")
+
+
+def test_a_healthy_fast_run_meets_every_target() -> None:
+    ladder = [step(2500, p99=90.0), step(5000, p99=120.0)]
+    alo = [step(2500, p99=25.0)]
+    data = results(pipeline=[stepped(True, ladder), stepped(False, alo)],
+                   sustained=stepped(True, [step(5000, seconds=600)]),
+                   capacity=capacity(scorer_per_cpu=20000, indexer_rate=6000, raw_rate=7000))
+
+    verdicts = by_id(evaluate(data))
+
+    assert {v["met"] for v in verdicts.values()} == {True}
+    assert verdicts["indexer_vs_raw"]["measured"] == round(6000 / 7000 * 100, 1)
+
+
+def test_a_saturated_ladder_misses_the_latency_targets_it_never_reached() -> None:
+    ladder = [step(500), step(1000, achieved=700, saturated=True, p99="inf"),
+              not_run(2500), not_run(5000)]
+    data = results(pipeline=[stepped(True, ladder, saturated_at=1000),
+                             stepped(False, ladder, saturated_at=1000)])
+
+    verdicts = by_id(evaluate(data))
+
+    assert verdicts["p99_2500_eos"]["met"] is False
+    assert "saturated below 2,500" in verdicts["p99_2500_eos"]["verdict"]
+    sustained = verdicts["sustained_5000"]
+    assert sustained["met"] is False
+    assert sustained["measured"] == 500  # the highest step that kept up
+    assert verdicts["indexer_docs"]["met"] is None  # capacity phase not run
+
+
+def test_a_short_step_at_5000_is_not_the_ten_minute_run() -> None:
+    data = results(pipeline=[stepped(True, [step(5000, seconds=30)])])
+
+    sustained = by_id(evaluate(data))["sustained_5000"]
+
+    assert sustained["met"] is None
+    assert "BENCH_SUSTAIN_SECONDS=600" in sustained["verdict"]
+
+
+def test_lag_over_a_second_fails_the_sustained_target() -> None:
+    data = results(sustained=stepped(True, [step(5000, seconds=600, lag_s=2.5)]))
+
+    assert by_id(evaluate(data))["sustained_5000"]["met"] is False
+
+
+def test_scorer_efficiency_falls_back_to_the_ladder_without_a_capacity_phase() -> None:
+    data = results(pipeline=[stepped(True, [step(1000)])])  # 1.5 CPU s per 1,000 events
+
+    scorer = by_id(evaluate(data))["scorer_per_core"]
+
+    assert scorer["measured"] == round(1000 / 1.5, 1)
+    assert scorer["met"] is False
