@@ -180,3 +180,24 @@ train: install ## Train the shipped model (default: 75 simulated fraudstream day
 	  --train-days $(or $(TRAIN_DAYS),$(if $(DATA),7,28)) --delay-days $(DELAY_DAYS) \
 	  --test-days $(TEST_DAYS) $(if $(PARTITIONS),--partitions $(PARTITIONS)) \
 	  --out services/scorer/scorer/data/models
+
+# --- Benchmarks (bench/; not part of make test) --------------------------------
+# BENCH_RATES: offered loads in tx/s; BENCH_STEP_SECONDS: each step of the ladder;
+# BENCH_SUSTAIN_SECONDS: an extra exactly-once run at 5,000 tx/s (600 = the target's
+# 10 minutes; 0 = none); BENCH_ARGS: more options (python -m bench run --help).
+BENCH_RATES ?= 250,500,1000,2500,5000,7500,10000
+BENCH_STEP_SECONDS ?= 30
+BENCH_SUSTAIN_SECONDS ?= 0
+BENCH_ARGS ?=
+
+.PHONY: bench
+bench: install ## Benchmark the pipeline on the local stack (~10–15 min) → bench/results/; BENCH_RATES= BENCH_STEP_SECONDS= BENCH_SUSTAIN_SECONDS=
+	@rm -f .local/started-by-bench
+	@mkdir -p .local
+	$(STACK) up --if-needed-record .local/started-by-bench
+	@status=0; \
+	  $(UV) run --frozen python -m bench run --rates $(BENCH_RATES) \
+	    --step-seconds $(BENCH_STEP_SECONDS) --sustain-seconds $(BENCH_SUSTAIN_SECONDS) \
+	    $(BENCH_ARGS) || status=$$?; \
+	  $(STACK) down --recorded .local/started-by-bench || true; \
+	  exit $$status
