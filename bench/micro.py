@@ -111,12 +111,15 @@ def run_stages(pool_path: Path, events: int, batch: int) -> dict[str, Any]:
     stage("rules", len(txs), rules)
     decisions: list[Any] = []
 
-    def decide() -> None:
-        decisions.clear()
+    async def decide_all() -> None:
         engine_store = engine.new_store()
         for chunk in batches:
-            scored = asyncio.run(engine.decide_batch(chunk, engine_store, datetime.now(UTC)))
+            scored = await engine.decide_batch(chunk, engine_store, datetime.now(UTC))
             decisions.extend(scored.decisions)
+
+    def decide() -> None:
+        decisions.clear()
+        asyncio.run(decide_all())
 
     stage("engine", len(txs), decide)
     def encode_all() -> None:

@@ -62,7 +62,8 @@ def plot(results: dict[str, Any], path: Path) -> None:
     left.set_ylabel("achieved throughput (tx/s)")
     left.set_title("Throughput")
     left.grid(True, alpha=0.3)
-    left.legend(fontsize=7)
+    if left.get_legend_handles_labels()[0]:
+        left.legend(fontsize=7)
     right.set_xlabel("offered load (tx/s)")
     right.set_ylabel("produce → decision (ms, log scale)")
     right.set_yscale("log")
@@ -72,7 +73,8 @@ def plot(results: dict[str, Any], path: Path) -> None:
         right.axhline(limit, color="red", linewidth=0.6, linestyle="--")
         right.text(right.get_xlim()[0], limit, " " + text, fontsize=7, color="red",
                    va="bottom")
-    right.legend(fontsize=6)
+    if right.get_legend_handles_labels()[0]:
+        right.legend(fontsize=6)
     machine = results.get("machine_before") or {}
     load = ", ".join(f"{x:g}" for x in machine.get("load_average", []))
     fig.suptitle(f"fraudstream bench {str(results.get('started', ''))[:16]} UTC — "

@@ -71,8 +71,8 @@ class Options:
     sustain_rate: float = 5000.0
     capacity_events: int = 30_000
     perf_records: int = 300_000
-    e2e_messages: int = 5_000
-    drain_timeout_s: float = 90.0
+    e2e_messages: int = 2_000
+    drain_timeout_s: float = 60.0
     saturation_lag_s: float = 3.0
     profile_seconds: float = 15.0
     partitions: int = 6

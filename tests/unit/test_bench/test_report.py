@@ -60,3 +60,13 @@ def test_sections_of_phases_that_did_not_run_are_left_out() -> None:
     assert "Null scorer" not in text
     assert "Kafka's tools" not in text
     assert text.endswith("\n")
+
+
+def test_the_warm_up_is_reported_apart_from_the_ladder() -> None:
+    run = stepped(True, [step(1000)])
+    run["warmup"] = step(1000, seconds=5, p99=400.0)
+
+    text = render_markdown(results(pipeline=[run]))
+
+    assert "Warm-up before the ladder (not in the table): 5,000 events at 1,000 tx/s" in text
+    assert "p99 400 ms" in text

@@ -71,3 +71,12 @@ def test_scorer_efficiency_falls_back_to_the_ladder_without_a_capacity_phase() -
 
     assert scorer["measured"] == round(1000 / 1.5, 1)
     assert scorer["met"] is False
+
+
+def test_a_ladder_that_stopped_short_of_2500_without_saturating_did_not_measure_it() -> None:
+    data = results(pipeline=[stepped(True, [step(500), step(1000)])])
+
+    verdict = by_id(evaluate(data))["p99_2500_eos"]
+
+    assert verdict["met"] is None
+    assert "not in the ladder" in verdict["verdict"]

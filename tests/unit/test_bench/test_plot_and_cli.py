@@ -1,0 +1,57 @@
+"""The PNG plot and the command line's option parsing."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from bench.__main__ import floats, parser, phases
+from bench.plot import plot, points
+from tests.unit.test_bench.factories import not_run, results, step, stepped
+
+
+def test_plot_points_skip_steps_not_run_and_infinite_latencies() -> None:
+    run = stepped(True, [step(500, p99=80.0), step(1000, achieved=700, p99="inf"),
+                         not_run(2500)])
+
+    assert points(run, "achieved") == ([500.0, 1000.0], [500.0, 700.0])
+    assert points(run, "p99") == ([500.0], [80.0])
+
+
+def test_the_plot_is_a_png(tmp_path: Path) -> None:
+    data = results(pipeline=[stepped(True, [step(500), step(1000, p99=200.0)]),
+                             stepped(False, [step(500, p99=20.0)])],
+                   null_scorer=[stepped(True, [step(500, p99=15.0)])])
+    path = tmp_path / "bench.png"
+
+    plot(data, path)
+
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_an_empty_run_still_plots(tmp_path: Path) -> None:
+    path = tmp_path / "empty.png"
+
+    plot(results(), path)
+
+    assert path.stat().st_size > 0
+
+
+def test_rates_and_phases_options() -> None:
+    assert floats("1000, 2500,5000") == (1000.0, 2500.0, 5000.0)
+    assert phases("pipeline,micro") == ("pipeline", "micro")
+    for bad in ("", "0,100", "x"):
+        with pytest.raises((argparse.ArgumentTypeError, ValueError)):
+            floats(bad)
+    with pytest.raises(argparse.ArgumentTypeError, match="phases are"):
+        phases("pipeline,warp")
+
+
+def test_run_defaults_follow_the_options() -> None:
+    args = parser().parse_args(["run", "--rates", "100,200", "--sustain-seconds", "600"])
+
+    assert args.rates == (100.0, 200.0)
+    assert args.sustain_seconds == 600
+    assert args.step_seconds == 30
