@@ -14,7 +14,6 @@ import tempfile
 from pathlib import Path
 from typing import Any, Protocol
 
-import aioboto3
 from botocore.exceptions import ClientError
 
 
@@ -134,6 +133,9 @@ class S3Store:
 
     async def start(self) -> None:
         """Open the S3 client."""
+        # Imported here: aioboto3 takes seconds to import, and a local lake never needs it.
+        import aioboto3
+
         session = aioboto3.Session()
         self._client = await self._stack.enter_async_context(
             session.client("s3", region_name=self._region, endpoint_url=self._endpoint_url))

@@ -15,12 +15,13 @@ from archiver.report.queries import load_queries
 
 def build(lake: Path) -> tuple[dict[str, Result], int]:
     """Run every query over ``lake``; also return how many Parquet files it holds."""
+    files = sum(1 for _ in lake.glob("*/dt=*/hour=*/*.parquet"))
     con = connect(lake)
     try:
         results = {name: run(con, query) for name, query in load_queries().items()}
     finally:
         con.close()
-    return results, sum(1 for _ in lake.glob("*/dt=*/hour=*/*.parquet"))
+    return results, files
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -53,6 +53,8 @@ def outcomes_over_time(ax: Axes, result: Result, title: str, bucket_days: float)
         ax.bar(buckets, heights, width=width, bottom=bottom, label=outcome,
                color=OUTCOME_COLOURS[outcome], align="edge")
         bottom = [a + b for a, b in zip(bottom, heights, strict=True)]
+    # Room above the tallest stack for the legend.
+    ax.set_ylim(0, max(bottom) * 1.25)
     ax.set_ylabel("decisions")
     ax.legend(loc="upper left", fontsize="small")
     _time_axis(ax)
@@ -99,7 +101,7 @@ def score_by_label(ax: Axes, result: Result) -> None:
                    label=f"{label} ({totals[label]})", color=LABEL_COLOURS[label])
     ax.set_xlabel("model score (0–1000)")
     ax.set_ylabel("share")
-    ax.legend(loc="upper center", fontsize="small")
+    ax.legend(loc="upper left", fontsize="small")
 
 
 def precision_recall(ax: Axes, result: Result) -> None:

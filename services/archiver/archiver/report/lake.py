@@ -16,7 +16,8 @@ def connect(lake: Path) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB whose ``decisions`` and ``labels`` read the lake's Parquet files.
 
     A table without files yet is an empty relation of its schema, so every
-    query runs (and returns nothing) on a fresh lake.
+    query runs (and returns nothing) on a fresh lake. Files are listed once,
+    here: a report is a consistent snapshot while the archiver writes on.
     """
     con = duckdb.connect(":memory:")
     for statement in DUCKDB_COMPAT:
@@ -24,8 +25,10 @@ def connect(lake: Path) -> duckdb.DuckDBPyConnection:
     for table, schema in TABLES.items():
         files = sorted((lake / table).glob("dt=*/hour=*/*.parquet"))
         if files:
-            pattern = str(lake / table / "dt=*" / "hour=*" / "*.parquet").replace("'", "''")
-            con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{pattern}', "
+            # The files as listed now, not a glob: the archiver keeps adding files,
+            # and every query of one report must see the same ones.
+            listed = ", ".join("'" + str(path).replace("'", "''") + "'" for path in files)
+            con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet([{listed}], "
                         "hive_partitioning = true, union_by_name = true)")
         else:
             con.register(table, schema.empty_table())
