@@ -59,7 +59,7 @@ class _QueueDestination:
                         "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
         ))
         self.key.add_to_resource_policy(iam.PolicyStatement(
-            principals=[s3_service], actions=["kms:GenerateDataKey*", "kms:Decrypt"],
+            principals=[s3_service], actions=["kms:GenerateDataKey", "kms:Decrypt"],
             resources=["*"], conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
         ), allow_no_op=True)
         # The notification is only valid once S3 may send: wait for the queue policy.

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
 ScorerBackend = Literal["embedded", "frauddetector", "sagemaker"]
-SERVICES: tuple[str, ...] = ("producer", "scorer", "notifier", "indexer")
+SERVICES: tuple[str, ...] = ("producer", "scorer", "notifier", "indexer", "archiver",
+                             "compliance")
 """Every service, in pipeline order; each gets one ECR repository and one Fargate service."""
 
-CONSUMERS: tuple[str, ...] = ("scorer", "notifier", "indexer")
+CONSUMERS: tuple[str, ...] = ("scorer", "notifier", "indexer", "archiver")
 """Services that consume a topic in a group and therefore scale on consumer lag."""
 
 
@@ -37,6 +38,8 @@ class EnvironmentConfig:
     transactions_topic: str = "transactions"
     decisions_topic: str = "processed_transactions"
     labels_topic: str = "transaction_labels"
+    findings_topic: str = "compliance_findings"
+    """The compliance service's findings: topic and OpenSearch index."""
     fraud_detector_name: str = "transaction_fraud_detector"
     fraud_detector_event_name: str = "transaction_event"
     fraud_detector_entity_type: str = "customer"
@@ -91,7 +94,8 @@ class EnvironmentConfig:
 ENVIRONMENTS: dict[str, EnvironmentConfig] = {
     "dev": EnvironmentConfig(
         name="dev",
-        tasks={svc: TaskSize(desired=1, max_count=3) for svc in SERVICES},
+        tasks={svc: TaskSize(desired=1, max_count=3) for svc in SERVICES}
+        | {"compliance": TaskSize(cpu=256, memory_mib=1024, desired=1, max_count=1)},
     ),
     "prod": EnvironmentConfig(
         name="prod",
@@ -121,6 +125,9 @@ ENVIRONMENTS: dict[str, EnvironmentConfig] = {
             "scorer": TaskSize(cpu=1024, memory_mib=2048, desired=3, max_count=12),
             "notifier": TaskSize(cpu=256, memory_mib=512, desired=2, max_count=6),
             "indexer": TaskSize(cpu=512, memory_mib=1024, desired=2, max_count=12),
+            "archiver": TaskSize(cpu=512, memory_mib=1024, desired=2, max_count=6),
+            # PDF text extraction and the name dictionaries want memory, not many tasks.
+            "compliance": TaskSize(cpu=512, memory_mib=2048, desired=2, max_count=2),
         },
     ),
 }

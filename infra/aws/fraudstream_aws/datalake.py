@@ -14,8 +14,8 @@ from fraudstream_aws.nag import checkov_skip, suppress
 class DataLake(Construct):
     """A bucket for decision archives (the original's S3 sink target), plus its access-log bucket.
 
-    No service writes here yet; a future archiver gets ``grant_put`` on
-    ``bucket`` and nothing broader.
+    The archiver writes its Parquet under ``lake/`` (``reporting.grant_archiver``:
+    that prefix only); Athena's encrypted results go under ``athena-results/``.
     """
 
     def __init__(self, scope: Construct, cid: str, *, config: EnvironmentConfig) -> None:

@@ -14,6 +14,9 @@ KAFKA_IAM_TLS_PORT = 9098
 HTTPS = 443
 
 
+SEARCH_WRITERS = ("indexer", "compliance")
+"""The services that write to OpenSearch (and so may reach it)."""
+
 class Network(Construct):
     """Two AZs: public (NAT only), private with egress (tasks), isolated (MSK, OpenSearch).
 
@@ -62,8 +65,9 @@ class Network(Construct):
             # endpoint, whose prefix list id is region-specific and unknown at synth time.
             group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(HTTPS),
                                   "AWS APIs via VPC endpoints and the S3 gateway")
-        indexer = self.service_groups["indexer"]
-        self.search_group.add_ingress_rule(indexer, ec2.Port.tcp(HTTPS), "indexer to OpenSearch")
+        for writer in SEARCH_WRITERS:
+            self.search_group.add_ingress_rule(self.service_groups[writer], ec2.Port.tcp(HTTPS),
+                                               f"{writer} to OpenSearch")
         # The deploy-time Dashboards import (a Lambda in the VPC): OpenSearch, and HTTPS out
         # for CloudFormation's pre-signed S3 response URL (S3 gateway endpoint or NAT).
         self.dashboards_import_group = self._group("DashboardsImportSg",
@@ -84,6 +88,8 @@ class Network(Construct):
             ("SecretsManager", ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER),
             ("Sns", ec2.InterfaceVpcEndpointAwsService.SNS),
             ("Sts", ec2.InterfaceVpcEndpointAwsService.STS),
+            # The compliance service long-polls its S3 notification queue.
+            ("Sqs", ec2.InterfaceVpcEndpointAwsService.SQS),
         ):
             self.vpc.add_interface_endpoint(
                 name, service=service, security_groups=[self.endpoint_group], open=False,

@@ -1,15 +1,18 @@
 """The OpenSearch domain: in the VPC, fine-grained access control, TLS 1.2+, KMS at rest.
 
-Access is IAM only. The domain access policy names three principals — the
-indexer's task role and an admin role (HTTP verbs on the domain), and the
-deploy-time Dashboards import role (GET/POST under ``/_dashboards`` only) — and
-no ``*``; fine-grained access control's master user is that admin role. An
+Access is IAM only. The domain access policy names the writing services' task
+roles (the indexer's and the compliance service's) and an admin role (HTTP verbs
+on the domain), and the deploy-time Dashboards import role (GET/POST under
+``/_dashboards`` only) — and no ``*``; fine-grained access control's master
+user is that admin role. An
 internal master user with a password would be useless here: the domain access
 policy rejects unsigned (basic-auth) requests before fine-grained access control
 sees them, so every client signs with SigV4 (see README, "Reaching the dashboards").
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from aws_cdk import Aws, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
@@ -42,7 +45,8 @@ class SearchDomain(Construct):
 
     def __init__(self, scope: Construct, cid: str, *, config: EnvironmentConfig,
                  vpc: ec2.IVpc, security_group: ec2.ISecurityGroup,
-                 indexer_role: iam.IRole, import_role: iam.IRole, logs_key: kms.IKey) -> None:
+                 writer_roles: Sequence[iam.IRole], import_role: iam.IRole,
+                 logs_key: kms.IKey) -> None:
         super().__init__(scope, cid)
         self.domain_name = f"{config.stack_name}-search"
         self.key = customer_key(self, "Key", "fraudstream OpenSearch data at rest")
@@ -114,7 +118,8 @@ class SearchDomain(Construct):
                 "Version": "2012-10-17",
                 "Statement": [{
                     "Effect": "Allow",
-                    "Principal": {"AWS": [indexer_role.role_arn, self.admin_role.role_arn]},
+                    "Principal": {"AWS": [*(r.role_arn for r in writer_roles),
+                                          self.admin_role.role_arn]},
                     "Action": INDEXER_HTTP_ACTIONS,
                     "Resource": f"{domain_arn}/*",
                 }, {
@@ -129,13 +134,14 @@ class SearchDomain(Construct):
         self.domain.apply_removal_policy(
             RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY)
         suppress(self.domain, "AwsSolutions-OS3",
-                 "Access is limited by IAM principal (indexer task role, admin role) and by "
+                 "Access is limited by IAM principal (writer task roles, admin role) and by "
                  "the VPC security group, not by IP: task IPs change with every deployment.")
         if not dedicated:
             suppress(self.domain, "AwsSolutions-OS4",
                      "Dev sizing: dedicated masters triple the cost of a 2-node test domain; "
                      "prod sets opensearch_master_instance_type (3 dedicated masters).")
-        self.grant_http(indexer_role)
+        for role in writer_roles:
+            self.grant_http(role)
         self.grant_http(self.admin_role)
         self.grant_dashboards_import(import_role)
 

@@ -27,7 +27,7 @@ from fraudstream_aws.keys import customer_key, log_group
 from fraudstream_aws.nag import checkov_skip, suppress
 
 HTTP_PORTS: Mapping[str, int] = {"producer": 8001, "scorer": 8002, "notifier": 8003,
-                                 "indexer": 8004}
+                                 "indexer": 8004, "archiver": 8005, "compliance": 8006}
 """The ports the Dockerfiles expose (``HTTP_PORT``)."""
 
 APP_USER = "10001:10001"
@@ -52,6 +52,10 @@ class Endpoints:
     kafka_bootstrap: str
     opensearch_url: str
     alerts_topic_arn: str
+    lake_bucket: str
+    lake_prefix: str
+    compliance: Mapping[str, str]
+    """The compliance service's bucket, key, queue and prefixes (``ComplianceDocuments``)."""
 
 
 def task_environments(config: EnvironmentConfig, endpoints: Endpoints, *,
@@ -91,6 +95,13 @@ def task_environments(config: EnvironmentConfig, endpoints: Endpoints, *,
                      "NOTIFIER_CHANNEL": "sns", "SNS_TOPIC_ARN": endpoints.alerts_topic_arn},
         "indexer": {"DECISIONS_TOPIC": decisions, "OPENSEARCH_INDEX": decisions,
                     "OPENSEARCH_URL": endpoints.opensearch_url, "OPENSEARCH_AUTH": "sigv4"},
+        "archiver": {"DECISIONS_TOPIC": decisions, "LABELS_TOPIC": labels,
+                     "ARCHIVER_DESTINATION": "s3", "ARCHIVER_S3_BUCKET": endpoints.lake_bucket,
+                     "ARCHIVER_S3_PREFIX": endpoints.lake_prefix},
+        "compliance": {"FINDINGS_TOPIC": config.findings_topic,
+                       "COMPLIANCE_INDEX": config.findings_topic,
+                       "OPENSEARCH_URL": endpoints.opensearch_url, "OPENSEARCH_AUTH": "sigv4",
+                       **endpoints.compliance},
     }
     # Consumers publish their lag there every minute; it is what they scale on.
     lag = {"CLOUDWATCH_NAMESPACE": config.metrics_namespace}

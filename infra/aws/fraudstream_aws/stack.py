@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from aws_cdk import Aws, CfnOutput, CfnParameter, Stack
+from aws_cdk import Aws, CfnOutput, CfnParameter, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from fraudstream_aws.alerts import AlertsTopic
+from fraudstream_aws.compliance import ComplianceDocuments
 from fraudstream_aws.config import CONSUMERS, EnvironmentConfig
 from fraudstream_aws.dashboards import DashboardsImport, import_role
 from fraudstream_aws.datalake import DataLake
 from fraudstream_aws.kafka import KafkaCluster
-from fraudstream_aws.keys import logs_key
+from fraudstream_aws.keys import customer_key, logs_key
 from fraudstream_aws.monitoring import Monitoring
 from fraudstream_aws.nag import checkov_skip, suppress
-from fraudstream_aws.network import HTTPS, Network
+from fraudstream_aws.network import HTTPS, SEARCH_WRITERS, Network
+from fraudstream_aws.reporting import Reporting, grant_archiver
 from fraudstream_aws.search import SearchDomain
 from fraudstream_aws.services import Consumption, Endpoints, ServiceFleet, task_environments
 
@@ -24,6 +27,8 @@ DLQ = ".dlq"
 SCORER_GROUP = "scorer"
 """The scorer's consumer group (= its service name): it names its changelog and transactions."""
 SENT = ".notified"
+LAKE_PREFIX = "lake/"
+"""Where the archiver writes in the data-lake bucket (and the Glue tables point)."""
 
 
 class FraudstreamStack(Stack):
@@ -43,17 +48,31 @@ class FraudstreamStack(Stack):
                              security_group=net.kafka_group, logs_key=key)
         alerts = AlertsTopic(self, "Alerts", email=email.value_as_string)
         self.data_lake = DataLake(self, "DataLake", config=config)
+        # The second sample's reporting: Glue tables over the archiver's Parquet, Athena queries.
+        self.reporting = Reporting(self, "Reporting", bucket=self.data_lake.bucket,
+                                   key=self.data_lake.key, prefix=LAKE_PREFIX,
+                                   database_name=f"fraudstream_{config.name}",
+                                   workgroup_name=config.stack_name)
+        removal = RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY
+        # The second sample's compliance uploads: own bucket and key, S3 → SQS notifications.
+        self.documents = ComplianceDocuments(
+            self, "Compliance", removal=removal,
+            key=customer_key(self, "ComplianceKey", "fraudstream compliance documents",
+                             removal=removal),
+            access_logs=self.data_lake.access_logs)
         fleet = ServiceFleet(self, "Services", config=config, vpc=net.vpc, logs_key=key)
         roles = fleet.task_roles
         importer = import_role(self, "DashboardsImportRole")
         search = SearchDomain(self, "Search", config=config, vpc=net.vpc,
-                              security_group=net.search_group, indexer_role=roles["indexer"],
+                              security_group=net.search_group,
+                              writer_roles=[roles[svc] for svc in SEARCH_WRITERS],
                               import_role=importer, logs_key=key)
         self.dashboards = DashboardsImport(
             self, "Dashboards", config=config, vpc=net.vpc,
             security_group=net.dashboards_import_group, search=search, role=importer,
             logs_key=key,
-            writers={"indexer": (roles["indexer"], [f"{config.decisions_topic}*"])})
+            writers={"indexer": (roles["indexer"], [f"{config.decisions_topic}*"]),
+                     "compliance": (roles["compliance"], [f"{config.findings_topic}*"])})
 
         tx, decisions, labels = (config.transactions_topic, config.decisions_topic,
                                  config.labels_topic)
@@ -71,6 +90,15 @@ class FraudstreamStack(Stack):
                     create=[decisions, decisions + DLQ, decisions + SENT], groups=["notifier"])
         kafka.grant(roles["indexer"], consume=[decisions], produce=[decisions + DLQ],
                     create=[decisions, decisions + DLQ], groups=["indexer"])
+        kafka.grant(roles["archiver"], consume=[decisions, labels],
+                    produce=[decisions + DLQ, labels + DLQ],
+                    create=[decisions, labels, decisions + DLQ, labels + DLQ], groups=["archiver"])
+        grant_archiver(roles["archiver"], self.data_lake.bucket, self.data_lake.key,
+                       prefix=LAKE_PREFIX)
+        findings = config.findings_topic
+        kafka.grant(roles["compliance"], produce=[findings], create=[findings])
+        self.documents.grant_service(roles["compliance"])
+        self.documents.dead_letter_alarm.add_alarm_action(cloudwatch_actions.SnsAction(alerts.topic))
         alerts.grant_publish(roles["notifier"])
         self._grant_scorer_backend(roles["scorer"])
 
@@ -78,7 +106,10 @@ class FraudstreamStack(Stack):
         environments = task_environments(
             config, Endpoints(region=Aws.REGION, kafka_bootstrap=bootstrap,
                               opensearch_url=search.endpoint_url,
-                              alerts_topic_arn=alerts.topic.topic_arn),
+                              alerts_topic_arn=alerts.topic.topic_arn,
+                              lake_bucket=self.data_lake.bucket.bucket_name,
+                              lake_prefix=LAKE_PREFIX,
+                              compliance=self.documents.environment(Aws.REGION)),
             sent_suffix=SENT)
         for svc, env in environments.items():
             fleet.deploy(svc, security_group=net.service_groups[svc], environment=env)
@@ -86,6 +117,7 @@ class FraudstreamStack(Stack):
             "scorer": Consumption(service="scorer", topic=tx, group=SCORER_GROUP),
             "notifier": Consumption(service="notifier", topic=decisions, group="notifier"),
             "indexer": Consumption(service="indexer", topic=decisions, group="indexer"),
+            "archiver": Consumption(service="archiver", topic=decisions, group="archiver"),
         }
         assert set(consumers) == set(CONSUMERS)
         for consumption in consumers.values():
@@ -96,6 +128,7 @@ class FraudstreamStack(Stack):
             log_groups=fleet.log_groups, consumers=consumers)
         if config.bastion:
             self._bastion(net, search)
+        self._document_bucket_notifications_lambda()
 
         self.fleet, self.kafka, self.search, self.alerts, self.network = (
             fleet, kafka, search, alerts, net)
@@ -104,7 +137,12 @@ class FraudstreamStack(Stack):
         CfnOutput(self, "OpenSearchAdminRoleArn", value=search.admin_role.role_arn)
         CfnOutput(self, "OpenSearchEndpoint", value=search.domain.attr_domain_endpoint)
         CfnOutput(self, "DashboardsImportRoleArn", value=importer.role_arn,
-                  description="Map it once in OpenSearch security (README, 'Dashboards')")
+                  description="Mapped to kibana_user by the deployment itself")
+        CfnOutput(self, "DataLakeBucket", value=self.data_lake.bucket.bucket_name)
+        CfnOutput(self, "ComplianceUploadUri",
+                  value=f"s3://{self.documents.bucket.bucket_name}/"
+                        f"{self.documents.prefixes['upload']}",
+                  description="Upload PDFs here; findings go to the compliance_findings topic")
         CfnOutput(self, "DashboardsImportFunction", value=self.dashboards.function.function_name)
         CfnOutput(self, "DashboardsImportResult",
                   value=self.dashboards.resource.get_att_string("Result"))
@@ -167,6 +205,29 @@ class FraudstreamStack(Stack):
             ("CKV_AWS_173", "its environment holds no secrets"),
         ):
             checkov_skip(provider, check, reason + " " + why)
+
+    def _document_bucket_notifications_lambda(self) -> None:
+        """CDK's singleton Lambda that writes the compliance bucket's notification config."""
+        handler = self.node.try_find_child(
+            "BucketNotificationsHandler050a0587b7544547bf325f094a3db834")
+        if handler is None:
+            return
+        reason = ("CDK's BucketNotificationsHandler: a deploy-time Lambda that only puts the "
+                  "compliance bucket's S3 → SQS notification configuration.")
+        suppress(handler, "AwsSolutions-IAM4",
+                 reason + " Its role has AWSLambdaBasicExecutionRole (log writing only).",
+                 applies_to=["Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                             "AWSLambdaBasicExecutionRole"], children=True)
+        suppress(handler, "AwsSolutions-IAM5",
+                 reason + " s3:PutBucketNotification takes the bucket it configures.",
+                 applies_to=["Resource::*"], children=True)
+        for check, why in (
+            ("CKV_AWS_115", "runs only during deployments; concurrency limits add nothing"),
+            ("CKV_AWS_116", "CloudFormation custom resource: failures surface in the stack"),
+            ("CKV_AWS_117", "calls only the public S3 control-plane API, needs no VPC"),
+            ("CKV_AWS_173", "its environment holds no secrets"),
+        ):
+            checkov_skip(handler.node.find_child("Resource"), check, reason + " " + why)
 
     def _bastion(self, net: Network, search: SearchDomain) -> None:
         """An SSM-only instance (no SSH, no public IP) for port forwarding to the dashboards."""

@@ -47,15 +47,18 @@ def test_custom_resource_carries_the_endpoint_and_the_ndjson_hash(
     assert resource["ServiceToken"]["Fn::GetAtt"][0].startswith("DashboardsFunction")
 
 
-def test_custom_resource_maps_the_indexer_to_a_writer_role_as_the_admin(
+def test_custom_resource_maps_each_writer_to_its_own_role_as_the_admin(
         template: dict[str, Any]) -> None:
     resource = one(template, "Custom::DashboardsImport")
     assert resource["AdminRoleArn"]["Fn::GetAtt"][0].startswith("SearchAdminRole")
     assert resource["ImportRoleArn"]["Fn::GetAtt"][0].startswith("DashboardsImportRole")
-    (writer,) = resource["Writers"]
-    assert writer["Name"] == "indexer"
-    assert writer["RoleArn"]["Fn::GetAtt"][0].startswith("ServicesIndexerTaskRole")
-    assert writer["IndexPatterns"] == ["processed_transactions*"]
+    writers = {w["Name"]: w for w in resource["Writers"]}
+    assert set(writers) == {"indexer", "compliance"}
+    for name, pattern in (("indexer", "processed_transactions*"),
+                          ("compliance", "compliance_findings*")):
+        role = writers[name]["RoleArn"]["Fn::GetAtt"][0]
+        assert role.startswith(f"Services{name.capitalize()}TaskRole")
+        assert writers[name]["IndexPatterns"] == [pattern]
 
 
 def test_the_asset_bundles_the_handler_and_the_saved_objects(synthesized: Any) -> None:

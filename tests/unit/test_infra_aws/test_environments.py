@@ -21,7 +21,7 @@ from tests.unit.test_infra_aws.conftest import (
     resources,
 )
 
-SERVICES = ("producer", "scorer", "notifier", "indexer")
+SERVICES = ("producer", "scorer", "notifier", "indexer", "archiver", "compliance")
 
 SECRET_WORDS = ("PASSWORD", "SECRET", "TOKEN", "PRIVATE")
 SETTINGS_MODULES = {svc: f"{svc}.settings" for svc in SERVICES}
@@ -34,6 +34,10 @@ DEPLOY_TIME_VALUES = {
     "KAFKA_BOOTSTRAP_SERVERS": "b-1.msk.example:9098,b-2.msk.example:9098",
     "OPENSEARCH_URL": "https://vpc-fraudstream-dev-abc.eu-west-1.es.amazonaws.com",
     "SNS_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:fraudstream-alerts",
+    "ARCHIVER_S3_BUCKET": "fraudstream-dev-datalake-abc",
+    "COMPLIANCE_S3_BUCKET": "fraudstream-dev-compliance-abc",
+    "COMPLIANCE_KMS_KEY_ID": "arn:aws:kms:eu-west-1:123456789012:key/abc",
+    "COMPLIANCE_SQS_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/uploads",
 }
 
 

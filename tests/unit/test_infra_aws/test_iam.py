@@ -28,6 +28,15 @@ EXPECTED_TASK_ACTIONS = {
     | {"sns:Publish", "kms:Decrypt", "kms:GenerateDataKey"},
     "indexer": KAFKA_CONNECT | KAFKA_PRODUCE | KAFKA_CONSUME | LAG_METRIC
     | {"es:ESHttpDelete", "es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut"},
+    "archiver": KAFKA_CONNECT | KAFKA_PRODUCE | KAFKA_CONSUME | LAG_METRIC
+    | {"s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:ListBucket",
+       "kms:GenerateDataKey", "kms:Decrypt"},
+    "compliance": KAFKA_CONNECT | KAFKA_PRODUCE
+    | {"es:ESHttpDelete", "es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut"}
+    | {"s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:ListBucket",
+       "kms:GenerateDataKey", "kms:Decrypt"}
+    | {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
+       "sqs:GetQueueAttributes", "sqs:GetQueueUrl"},
 }
 VPC_LAMBDA_ENI = {
     "ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
@@ -127,6 +136,19 @@ def test_dashboards_import_role_may_only_get_and_post_under_dashboards(
     (admin_role,) = [rid for rid in resources(template, "AWS::IAM::Role")
                      if rid.startswith("SearchAdminRole")]
     assert assume["Resource"] == {"Fn::GetAtt": [admin_role, "Arn"]}
+
+
+def test_archiver_writes_only_under_the_lake_prefix(template: dict[str, Any]) -> None:
+    (role_id,) = [rid for rid in resources(template, "AWS::IAM::Role")
+                  if rid.startswith("ServicesArchiverTaskRole")]
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        if {"Ref": role_id} not in policy["Properties"]["Roles"]:
+            continue
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if "s3:PutObject" in as_list(statement["Action"]):
+                assert json.dumps(statement["Resource"]).endswith('"/lake/*"]]}'), statement
+            if statement["Action"] == "s3:ListBucket":
+                assert statement["Condition"] == {"StringLike": {"s3:prefix": ["lake/*"]}}
 
 
 def test_scorer_transactions_are_scoped_to_its_own_ids(template: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ pytest.importorskip("aws_cdk", reason="AWS CDK not installed (see infra/aws/READ
 
 from tests.unit.test_infra_aws.conftest import one, resources
 
-SERVICES = ("producer", "scorer", "notifier", "indexer")
+SERVICES = ("producer", "scorer", "notifier", "indexer", "archiver", "compliance")
 
 
 def test_msk_allows_only_iam_over_tls_and_encrypts_at_rest(template: dict[str, Any]) -> None:
@@ -45,15 +45,17 @@ def test_opensearch_is_private_encrypted_and_fine_grained(template: dict[str, An
     for statement in statements:
         principals = statement["Principal"]["AWS"]
         assert "*" not in json.dumps(principals), "no anonymous principal on the domain"
-    # The indexer task role and the admin role; the Dashboards import only GET/POST.
-    assert [len(s["Principal"]["AWS"]) for s in statements] == [2, 1]
+    # The writers' task roles (indexer, compliance) and the admin role; the Dashboards
+    # import only GET/POST.
+    assert [len(s["Principal"]["AWS"]) for s in statements] == [3, 1]
     assert statements[1]["Action"] == ["es:ESHttpGet", "es:ESHttpPost"]
     assert json.dumps(statements[1]["Resource"]).endswith('/_dashboards/*"]]}')
 
 
 def test_every_bucket_blocks_public_access_and_requires_tls(template: dict[str, Any]) -> None:
     buckets = resources(template, "AWS::S3::Bucket")
-    assert len(buckets) == 2  # the data lake and its access-log bucket
+    # The data lake, its access-log bucket and the compliance documents.
+    assert len(buckets) == 3
     policies = resources(template, "AWS::S3::BucketPolicy").values()
     for rid, bucket in buckets.items():
         props = bucket["Properties"]
@@ -66,10 +68,12 @@ def test_every_bucket_blocks_public_access_and_requires_tls(template: dict[str, 
         denies = [s for s in policy["Properties"]["PolicyDocument"]["Statement"]
                   if s["Effect"] == "Deny"]
         assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in denies)
-    lake = next(b["Properties"] for b in buckets.values()
-                if "LoggingConfiguration" in b["Properties"])
-    rule = lake["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
-    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    logged = [b["Properties"] for b in buckets.values()
+              if "LoggingConfiguration" in b["Properties"]]
+    assert len(logged) == 2  # all but the log bucket itself
+    for bucket in logged:
+        rule = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+        assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
 
 
 def test_alerts_topic_is_kms_encrypted_with_an_email_subscription(
@@ -125,21 +129,22 @@ def test_repositories_scan_on_push_and_are_immutable(template: dict[str, Any]) -
 
 
 def test_consumers_scale_on_cpu_and_on_consumer_lag(template: dict[str, Any]) -> None:
-    assert len(resources(template, "AWS::ApplicationAutoScaling::ScalableTarget")) == 3
+    consumers = {"scorer", "notifier", "indexer", "archiver"}
+    assert len(resources(template, "AWS::ApplicationAutoScaling::ScalableTarget")) == 4
     policies = [p["Properties"] for p in
                 resources(template, "AWS::ApplicationAutoScaling::ScalingPolicy").values()]
     cpu = [p for p in policies if p["PolicyType"] == "TargetTrackingScaling"]
-    assert len(cpu) == 3
-    # Step scaling on the lag the services publish: one alarm per step policy direction.
+    assert len(cpu) == len(consumers)
+    # Step scaling on the lag the services publish: a scale-out and a scale-in policy each.
     steps = [p for p in policies if p["PolicyType"] == "StepScaling"]
-    assert len(steps) == 6
+    assert len(steps) == 2 * len(consumers)
     lag_alarms = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()
                   if a["Properties"].get("MetricName") == "ConsumerLag"]
     assert len({a["Namespace"] for a in lag_alarms}) == 1
     assert lag_alarms[0]["Namespace"] in {"fraudstream/dev", "fraudstream/prod"}
     assert {a["Statistic"] for a in lag_alarms} == {"Sum"}
     services = {d["Value"] for a in lag_alarms for d in a["Dimensions"] if d["Name"] == "Service"}
-    assert services == {"scorer", "notifier", "indexer"}
+    assert services == consumers
 
 
 def test_consumers_are_told_where_to_publish_their_lag(template: dict[str, Any]) -> None:
@@ -147,8 +152,8 @@ def test_consumers_are_told_where_to_publish_their_lag(template: dict[str, Any])
         (container,) = task["Properties"]["ContainerDefinitions"]
         env = {e["Name"]: e["Value"] for e in container["Environment"]}
         namespace = env.get("CLOUDWATCH_NAMESPACE")
-        if container["Name"] == "producer":
-            assert namespace is None  # it consumes nothing
+        if container["Name"] in ("producer", "compliance"):
+            assert namespace is None  # no Kafka consumer group to lag
         else:
             assert namespace in {"fraudstream/dev", "fraudstream/prod"}, container["Name"]
 
