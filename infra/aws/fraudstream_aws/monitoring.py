@@ -67,11 +67,14 @@ class Monitoring(Construct):
             error_widgets.append(errors)
             task_widgets.append(running)
         for svc, consumption in consumers.items():
-            lag = consumer_lag(config.metrics_namespace, consumption).with_(
-                period=Duration.minutes(5), label=svc)
+            # One-minute sums (each task sends one datum a minute), sustained for a while:
+            # a buffering consumer's lag rises by design until its next flush.
+            lag = consumer_lag(config.metrics_namespace, consumption).with_(label=svc)
+            minutes = 15 if consumption.buffered else 5
             self._alarm(f"{svc}-consumer-lag", lag, config.lag_alarm, action,
-                        f"{svc}: group {consumption.group} lags {config.lag_alarm}+ records "
-                        f"on {consumption.topic}")
+                        f"{svc}: group {consumption.group} has lagged {config.lag_alarm}+ "
+                        f"records on {consumption.topic} for {minutes} minutes",
+                        evaluation_periods=minutes)
             lag_widgets.append(lag)
 
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard",
@@ -97,10 +100,11 @@ class Monitoring(Construct):
                                     dimensions_map={"Service": svc}, label=svc)
 
     def _alarm(self, cid: str, metric: cloudwatch.IMetric, threshold: float,
-               action: actions.SnsAction, description: str) -> None:
+               action: actions.SnsAction, description: str, *,
+               evaluation_periods: int = 1) -> None:
         alarm = cloudwatch.Alarm(
             self, cid.title().replace("-", "") + "Alarm", metric=metric, threshold=threshold,
-            evaluation_periods=1,
+            evaluation_periods=evaluation_periods,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             alarm_description=description,

@@ -116,6 +116,9 @@ class Consumption:
     service: str
     topic: str
     group: str
+    buffered: bool = False
+    """Commits only after a flush (the archiver): its lag always includes up to a flush
+    interval of traffic, so it scales on CPU alone and its lag alarm waits longer."""
 
 
 class ServiceFleet(Construct):
@@ -243,6 +246,8 @@ class ServiceFleet(Construct):
         scaling.scale_on_cpu_utilization("Cpu", target_utilization_percent=70,
                                          scale_in_cooldown=Duration.seconds(300),
                                          scale_out_cooldown=Duration.seconds(60))
+        if consumption.buffered:
+            return
         step = self.config.lag_scale_out
         scaling.scale_on_metric(
             "Lag", metric=consumer_lag(self.config.metrics_namespace, consumption),

@@ -117,7 +117,8 @@ class FraudstreamStack(Stack):
             "scorer": Consumption(service="scorer", topic=tx, group=SCORER_GROUP),
             "notifier": Consumption(service="notifier", topic=decisions, group="notifier"),
             "indexer": Consumption(service="indexer", topic=decisions, group="indexer"),
-            "archiver": Consumption(service="archiver", topic=decisions, group="archiver"),
+            "archiver": Consumption(service="archiver", topic=decisions, group="archiver",
+                                    buffered=True),
         }
         assert set(consumers) == set(CONSUMERS)
         for consumption in consumers.values():

@@ -135,16 +135,27 @@ def test_consumers_scale_on_cpu_and_on_consumer_lag(template: dict[str, Any]) ->
                 resources(template, "AWS::ApplicationAutoScaling::ScalingPolicy").values()]
     cpu = [p for p in policies if p["PolicyType"] == "TargetTrackingScaling"]
     assert len(cpu) == len(consumers)
-    # Step scaling on the lag the services publish: a scale-out and a scale-in policy each.
+    # Step scaling on the lag the services publish: a scale-out and a scale-in policy each,
+    # except for the archiver, whose lag includes its flush buffers (CPU only).
     steps = [p for p in policies if p["PolicyType"] == "StepScaling"]
-    assert len(steps) == 2 * len(consumers)
+    assert len(steps) == 2 * (len(consumers) - 1)
     lag_alarms = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()
                   if a["Properties"].get("MetricName") == "ConsumerLag"]
     assert len({a["Namespace"] for a in lag_alarms}) == 1
     assert lag_alarms[0]["Namespace"] in {"fraudstream/dev", "fraudstream/prod"}
     assert {a["Statistic"] for a in lag_alarms} == {"Sum"}
+    assert {a["Period"] for a in lag_alarms} == {60}  # one datum per task per minute
     services = {d["Value"] for a in lag_alarms for d in a["Dimensions"] if d["Name"] == "Service"}
-    assert services == consumers
+    assert services == consumers - {"archiver"}
+    # Every consumer's lag is alarmed on, sustained: 5 minutes, 15 for the buffering archiver.
+    monitored = {}
+    for alarm in resources(template, "AWS::CloudWatch::Alarm").values():
+        for query in alarm["Properties"].get("Metrics", []):
+            metric = query.get("MetricStat", {}).get("Metric", {})
+            if metric.get("MetricName") == "ConsumerLag":
+                (service,) = [d["Value"] for d in metric["Dimensions"] if d["Name"] == "Service"]
+                monitored[service] = alarm["Properties"]["EvaluationPeriods"]
+    assert monitored == {"scorer": 5, "notifier": 5, "indexer": 5, "archiver": 15}
 
 
 def test_consumers_are_told_where_to_publish_their_lag(template: dict[str, Any]) -> None:
