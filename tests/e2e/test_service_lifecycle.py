@@ -13,7 +13,7 @@ from tests.e2e.processes import ServiceProcess
 
 pytestmark = pytest.mark.e2e
 
-SERVICES = ["producer", "scorer", "notifier", "indexer"]
+SERVICES = ["producer", "scorer", "notifier", "indexer", "archiver", "compliance"]
 
 
 @pytest.fixture
@@ -26,7 +26,9 @@ def service_factory(
         proc = ServiceProcess(
             name,
             {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "OPENSEARCH_URL": OPENSEARCH_URL,
-             "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(mailcatcher[0]), **env},
+             "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(mailcatcher[0]),
+             "ARCHIVER_LAKE_DIR": str(tmp_path / "lake"),
+             "COMPLIANCE_LOCAL_ROOT": str(tmp_path / "documents"), **env},
             tmp_path,
         )
         started.append(proc)

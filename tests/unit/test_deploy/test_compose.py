@@ -12,19 +12,11 @@ import pytest
 import yaml
 
 from fraudstream_shared.config import ServiceSettings
-from indexer.settings import IndexerSettings
-from notifier.settings import NotifierSettings
-from producer.settings import ProducerSettings
-from scorer.settings import ScorerSettings
 from tools import env_example
 
 REPO = Path(__file__).resolve().parents[3]
-SETTINGS: dict[str, type[ServiceSettings]] = {
-    "producer": ProducerSettings,
-    "scorer": ScorerSettings,
-    "notifier": NotifierSettings,
-    "indexer": IndexerSettings,
-}
+SETTINGS: dict[str, type[ServiceSettings]] = env_example.SERVICES
+"""Every service, with its settings class: the list .env.example is generated from."""
 
 
 @pytest.fixture(scope="module")
