@@ -42,19 +42,21 @@ def plot(results: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8), dpi=100)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 6.4), dpi=100)
+    colours = [f"C{n}" for n in range(10)]  # matplotlib's default cycle, fixed per series
     top = 0.0
-    for label, run in series(results):
+    for n, (label, run) in enumerate(series(results)):
+        colour = colours[n % len(colours)]
         xs, ys = points(run, "achieved")
         if xs:
-            left.plot(xs, ys, marker="o", label=label)
+            left.plot(xs, ys, marker="o", color=colour, label=label)
             top = max(top, *xs, *ys)
         xs, ys = points(run, "p99")
         if xs:
-            right.plot(xs, ys, marker="o", label=f"{label} p99")
+            right.plot(xs, ys, marker="o", color=colour, label=f"{label} p99")
         xs, ys = points(run, "p50")
         if xs:
-            right.plot(xs, ys, marker=".", linestyle=":", label=f"{label} p50")
+            right.plot(xs, ys, marker=".", linestyle=":", color=colour, label=f"{label} p50")
     if top:
         left.plot([0, top], [0, top], color="grey", linewidth=0.8, linestyle="--",
                   label="achieved = offered")
@@ -62,8 +64,9 @@ def plot(results: dict[str, Any], path: Path) -> None:
     left.set_ylabel("achieved throughput (tx/s)")
     left.set_title("Throughput")
     left.grid(True, alpha=0.3)
+    # Legends below the axes: the data may be anywhere inside them.
     if left.get_legend_handles_labels()[0]:
-        left.legend(fontsize=7)
+        left.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
     right.set_xlabel("offered load (tx/s)")
     right.set_ylabel("produce → decision (ms, log scale)")
     right.set_yscale("log")
@@ -71,10 +74,10 @@ def plot(results: dict[str, Any], path: Path) -> None:
     right.grid(True, which="both", alpha=0.3)
     for limit, text in ((150, "150 ms (exactly-once target)"), (40, "40 ms (target without)")):
         right.axhline(limit, color="red", linewidth=0.6, linestyle="--")
-        right.text(right.get_xlim()[0], limit, " " + text, fontsize=7, color="red",
-                   va="bottom")
+        right.text(right.get_xlim()[1], limit, text + " ", fontsize=7, color="red",
+                   va="bottom", ha="right")
     if right.get_legend_handles_labels()[0]:
-        right.legend(fontsize=6)
+        right.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
     machine = results.get("machine_before") or {}
     load = ", ".join(f"{x:g}" for x in machine.get("load_average", []))
     fig.suptitle(f"fraudstream bench {str(results.get('started', ''))[:16]} UTC — "

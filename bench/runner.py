@@ -63,7 +63,7 @@ PRELOAD_RATE = 200_000.0
 class Options:
     """What to run and for how long (``python -m bench run --help``)."""
 
-    rates: tuple[float, ...] = (250, 500, 1000, 2500, 5000, 7500, 10000)
+    rates: tuple[float, ...] = (100, 250, 500, 1000, 2500, 5000, 7500, 10000)
     step_seconds: float = 30.0
     warmup_seconds: float = 5.0
     null_step_seconds: float = 15.0
@@ -811,7 +811,9 @@ class Monitor:
         last = len(self.schedule.steps) - 1
         while generator.alive():
             k = self.current_step()
-            while self.step < k:
+            # After a saturated step the generator only finishes that step: the
+            # next one never starts, and the drain counts towards the last.
+            while self.step < k and saturated is None:
                 self.step += 1
                 self.boundary()
                 if self.step > 0:

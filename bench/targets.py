@@ -106,9 +106,16 @@ def sustained_verdict(results: dict[str, Any]) -> dict[str, Any]:
     if step is None:
         best = best_sustained(run)
         if best is None:
-            return verdict("sustained_5000", target, SUSTAIN_RATE, "tx/s", None,
-                           (False if run else None, "missed: no step was sustained"
-                            if run else "not measured"))
+            ran = [s for s in (run or {}).get("steps", []) if s.get("run")]
+            if not ran:
+                return verdict("sustained_5000", target, SUSTAIN_RATE, "tx/s", None,
+                               (None, "not measured"))
+            top = max(ran, key=lambda s: float(s["achieved_per_s"]))
+            measured = float(top["achieved_per_s"])
+            return verdict("sustained_5000", target, SUSTAIN_RATE, "tx/s", measured,
+                           at_least(measured, SUSTAIN_RATE),
+                           f"even the first step saturated; the most achieved was at "
+                           f"{float(top['rate']):g} tx/s offered")
         measured = float(best["achieved_per_s"])
         return verdict("sustained_5000", target, SUSTAIN_RATE, "tx/s", measured,
                        at_least(measured, SUSTAIN_RATE),

@@ -80,3 +80,14 @@ def test_a_ladder_that_stopped_short_of_2500_without_saturating_did_not_measure_
 
     assert verdict["met"] is None
     assert "not in the ladder" in verdict["verdict"]
+
+
+def test_when_even_the_first_step_saturates_the_capacity_seen_is_reported() -> None:
+    ladder = [step(250, achieved=160, saturated=True, p99="inf"), not_run(500)]
+    data = results(pipeline=[stepped(True, ladder, saturated_at=250)])
+
+    sustained = by_id(evaluate(data))["sustained_5000"]
+
+    assert sustained["met"] is False
+    assert sustained["measured"] == 160
+    assert "first step saturated" in sustained["note"]
