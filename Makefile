@@ -185,7 +185,7 @@ train: install ## Train the shipped model (default: 75 simulated fraudstream day
 # BENCH_RATES: offered loads in tx/s; BENCH_STEP_SECONDS: each step of the ladder;
 # BENCH_SUSTAIN_SECONDS: an extra exactly-once run at 5,000 tx/s (600 = the target's
 # 10 minutes; 0 = none); BENCH_ARGS: more options (python -m bench run --help).
-BENCH_RATES ?= 250,500,1000,2500,5000,7500,10000
+BENCH_RATES ?= 100,250,500,1000,2500,5000,7500,10000
 BENCH_STEP_SECONDS ?= 30
 BENCH_SUSTAIN_SECONDS ?= 0
 BENCH_ARGS ?=
