@@ -593,13 +593,13 @@ class Bench:
         results["raw_bulk"] = await self.raw_bulk(names, n)
         profiles: dict[str, Any] = {}
         if self.opts.profile_seconds > 0:
-            per_s = results["scorer"].get("events_per_s") or 1000.0
-            extra = int(min(3 * n, max(1000, per_s * (self.opts.profile_seconds + 10))))
-            self.say(f"capacity: profiling the scorer draining {extra} more")
-            await self.preload(names, extra, "cap-preload2")
+            # A scorer of a new group re-decides the whole backlog from the start
+            # with an empty changelog, so the profile shows scoring, not a restore.
+            self.say(f"capacity: profiling a new scorer group re-deciding the {n} events")
+            profile_env = {**env, "KAFKA_CONSUMER_GROUP": names.group("scorer-profile")}
             profiles["scorer"] = await self.profiled(
-                Service("scorer-cap-profile", env, self.logs, module="scorer"))
-            self.say("capacity: profiling the indexer re-indexing them")
+                Service("scorer-cap-profile", profile_env, self.logs, module="scorer"))
+            self.say("capacity: profiling a new indexer group re-indexing the decisions")
             profiles["indexer"] = await self.profiled(Service(
                 "indexer-cap-profile",
                 indexer_env(names, self.opts, group=names.group("indexer-profile"),
