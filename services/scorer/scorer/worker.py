@@ -85,6 +85,8 @@ class ScorerWorker(KafkaWorker):
         )
         self.engine = Engine.from_settings(settings)
         self.partitions: dict[TopicPartition, PartitionState] = {}
+        self._unrestored: set[TopicPartition] = set()
+        """Assigned (and fenced) partitions whose state is restored by the next batch."""
         self.txn_producers = PartitionProducers(
             settings, app_id=settings.consumer_group,
             transaction_timeout_ms=settings.scorer_transaction_timeout_ms,
@@ -122,17 +124,27 @@ class ScorerWorker(KafkaWorker):
 
     async def _on_assigned(self, assigned: list[TopicPartition]) -> None:
         self._check_partition_count()
-        new = [tp for tp in assigned if tp not in self.partitions]
+        new = [tp for tp in assigned if tp not in self.partitions and tp not in self._unrestored]
         if not new:
             return
-        # No batch may run while partitions are being restored: the fetcher may
-        # already hold records for them.
         async with self.loop.batch_lock:
             if self.scorer_settings.scorer_exactly_once:
                 # Fence any previous owner first, so what we restore and where we
                 # resume is exactly what was committed.
                 await self.txn_producers.acquire(new)
-            await asyncio.gather(*(self._restore(tp) for tp in new))
+            # The state is restored by the next batch, not here: aiokafka sends no
+            # heartbeats while this callback runs, so a restore longer than the
+            # session timeout (10 s) got the member expelled, and every rejoin
+            # restored again (a rebalance loop under load).
+            self._unrestored.update(new)
+
+    async def _restore_pending(self, partitions: set[TopicPartition]) -> None:
+        """Restore the state of those ``partitions`` that are assigned but not restored yet."""
+        pending = partitions & self._unrestored
+        if not pending:
+            return
+        await asyncio.gather(*(self._restore(tp) for tp in pending))
+        self._unrestored -= pending
 
     def _check_partition_count(self) -> None:
         topic = self.scorer_settings.transactions_topic
@@ -151,6 +163,7 @@ class ScorerWorker(KafkaWorker):
     async def _on_revoked(self, revoked: list[TopicPartition]) -> None:
         for tp in revoked:
             self.partitions.pop(tp, None)
+            self._unrestored.discard(tp)
         await self.txn_producers.release(revoked)
 
     # -- labels -----------------------------------------------------------
@@ -191,6 +204,9 @@ class ScorerWorker(KafkaWorker):
         for record in records:
             by_partition.setdefault(TopicPartition(record.topic, record.partition), []).append(
                 record)
+        # Under the batch lock, with heartbeats running: the fetcher may hold
+        # records of a partition fetched before its state and position are restored.
+        await self._restore_pending(set(by_partition))
         work = {}
         for tp, batch in by_partition.items():
             if tp not in self.partitions:
