@@ -96,6 +96,23 @@ test: install $(CDK_STAMP) ## Run unit, infrastructure, integration and end-to-e
 	  $(STACK) down --recorded .local/started-by-test || true; \
 	  exit $$status
 
+# The fault tests (kill -9, broker restart, outages, SIGTERM) at soak size. In make
+# test the central scorer scenario runs at FAULT_EVENTS' default (20,000) and the
+# other fault tests at 2,000-3,000 (see tests/e2e/faults.py).
+SOAK_EVENTS ?= 100000
+SOAK_TESTS := tests/e2e/test_scorer_recovery.py $(wildcard tests/e2e/test_faults_*.py)
+
+.PHONY: soak
+soak: install ## Run every e2e fault test at 100,000 events (SOAK_EVENTS=…; starts/stops the local infra)
+	@rm -f .local/started-by-soak
+	@mkdir -p .local
+	$(STACK) up --if-needed-record .local/started-by-soak
+	@status=0; \
+	  time FAULT_EVENTS=$(SOAK_EVENTS) $(UV) run --frozen pytest $(SOAK_TESTS) -s --durations=0 \
+	    $(PYTEST_ARGS) || status=$$?; \
+	  $(STACK) down --recorded .local/started-by-soak || true; \
+	  exit $$status
+
 .PHONY: test-unit
 test-unit: install ## Run the unit tests only (no servers needed)
 	$(UV) run --frozen pytest tests/unit --ignore=tests/unit/test_infra_aws $(PYTEST_ARGS)

@@ -32,6 +32,50 @@ from tests.unit.test_notifier.decisions import decision_payload
 STACK = REPO / "infra" / "local" / "stack.py"
 SHARED_BUILD = REPO / ".local" / "build"
 
+# -- size of the fault runs ---------------------------------------------------
+
+CI_EVENTS = 20_000
+"""The default of ``FAULT_EVENTS``: the central scenario's size in ``make test``."""
+
+
+def requested_events() -> int:
+    """``FAULT_EVENTS`` from the environment (``make soak`` sets 100,000), else the CI size."""
+    value = int(os.environ.get("FAULT_EVENTS", CI_EVENTS))
+    if value < 100:
+        raise ValueError(f"FAULT_EVENTS={value}: a fault run needs at least 100 events")
+    return value
+
+
+def fault_events(ci_size: int = CI_EVENTS) -> int:
+    """Events for one fault test, from the single setting ``FAULT_EVENTS``.
+
+    A test that is too slow to run at the CI size in ``make test`` passes its
+    own smaller ``ci_size``: it runs at that size unless ``FAULT_EVENTS`` asks
+    for more than the CI size (a soak run), in which case every fault test runs
+    at ``FAULT_EVENTS``. A smaller ``FAULT_EVENTS`` (a quick local run) caps
+    every test.
+    """
+    requested = requested_events()
+    return requested if requested > CI_EVENTS else min(ci_size, requested)
+
+
+def scaled_timeout(events: int, base_s: float = 120.0, per_1000_s: float = 15.0) -> float:
+    """A wait bound for work proportional to ``events``: generous on a loaded 2-core
+    machine (a failure bound, never a speed assertion)."""
+    return base_s + per_1000_s * events / 1000
+
+
+def blocked_every(events: int) -> int:
+    """One decision in this many is a block in the sink tests: 1 in 10, but at most
+    ~2,000 alerts a run (the notifier sends ~20 mails/s on a loaded 2-core machine,
+    so a soak's 10,000 would take ten minutes per test)."""
+    return max(10, events // 2000)
+
+
+def run_timeout(*waits_s: float) -> int:
+    """A pytest-timeout for a test whose waits are ``waits_s`` (plus start-ups)."""
+    return int(sum(waits_s) + 180)
+
 
 @dataclass
 class PrivateStack:
@@ -118,12 +162,17 @@ def make_decisions(n: int, blocked_every: int = 10, marker: str | None = None
 
 
 async def produce_json(bootstrap: str, topic: str, payloads: list[dict[str, Any]],
-                       *, pause_every: int = 0, pause_s: float = 0.0) -> None:
-    """Publish payloads keyed by entity id (idempotent producer), optionally paced."""
+                       *, pause_every: int = 0, pause_s: float = 0.0,
+                       request_timeout_ms: int = 40_000) -> None:
+    """Publish payloads keyed by entity id (idempotent producer), optionally paced.
+
+    ``request_timeout_ms`` also bounds how long a record may wait for a broker
+    that is away (aiokafka expires buffered batches after it)."""
     import asyncio
 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
-                                enable_idempotence=True, linger_ms=5)
+                                enable_idempotence=True, linger_ms=5,
+                                request_timeout_ms=request_timeout_ms)
     await producer.start()
     try:
         for i, payload in enumerate(payloads, 1):
@@ -219,13 +268,18 @@ def private_opensearch(private_stack: PrivateStack) -> PrivateStack:
 
 def simulated_transactions(count: int, seed: int = 7) -> list[dict[str, Any]]:
     """``count`` simulated transactions from a small population (customers recur)."""
+    return [tx for tx, _label in simulated_labelled(count, seed)]
+
+
+def simulated_labelled(count: int, seed: int = 7) -> list[tuple[dict[str, Any], str]]:
+    """``count`` simulated transactions with their labels (``fraud``/``legit``)."""
     from datetime import UTC, datetime, timedelta
 
     from producer.simulation import SimulationConfig, Simulator
 
     simulator = Simulator(SimulationConfig(n_customers=60, n_merchants=40), seed=seed)
     start = datetime.now(UTC) - timedelta(days=10)
-    return [tx for tx, _label in simulator.events(start, count=count)]
+    return [(tx, label.label) for tx, label in simulator.events(start, count=count)]
 
 
 async def publish_transactions(bootstrap: str, topic: str,
@@ -285,6 +339,35 @@ async def read_committed(bootstrap: str, topic: str, expected: int, timeout: flo
     return seen
 
 
+async def committed_count(bootstrap: str, topic: str) -> int:
+    """Committed records on ``topic`` right now: everything below each partition's last
+    stable offset, read with ``read_committed`` (transaction markers and aborted
+    records take offsets too, so the offsets alone cannot say)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, isolation_level="read_committed",
+                                enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()  # no public refresh in aiokafka 0.14
+        partitions = [TopicPartition(topic, p)
+                      for p in sorted(consumer.partitions_for_topic(topic) or set())]
+        consumer.assign(partitions)
+        stable = await consumer.end_offsets(partitions)  # the last stable offsets
+        await consumer.seek_to_beginning(*partitions)
+        count = 0
+
+        async def behind() -> bool:
+            return any([await consumer.position(tp) < stable[tp] for tp in partitions])
+        while await behind():
+            batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+            count += sum(1 for batch in batches.values() for r in batch
+                         if r.offset < stable[TopicPartition(r.topic, r.partition)])
+        return count
+    finally:
+        await consumer.stop()
+
+
 def decided_once(outputs: list[tuple[int, bytes]], event_ids: set[str]) -> list[Any]:
     """Assert each of ``event_ids`` was decided exactly once; the decisions, in read order."""
     from collections import Counter
@@ -299,6 +382,36 @@ def decided_once(outputs: list[tuple[int, bytes]], event_ids: set[str]) -> list[
     assert not missing, f"{len(missing)} events never decided"
     assert set(counts) == event_ids, "only the published events were decided"
     return decisions
+
+
+NEVER_EXPIRE_S = str(100 * 365 * 86_400)
+"""``SCORER_STATE_TTL_S`` for runs compared with :func:`feature_mismatches`: large runs
+span months of event time, and the live store forgets idle entities at wall-clock
+paced passes that an offline replay cannot mirror (expiry has its own tests)."""
+
+
+def in_key_order(outputs: list[tuple[int, bytes]], inputs: list[tuple[int, bytes]]
+                 ) -> list[str]:
+    """Keys whose decisions are not in their input order (or not all on one partition).
+
+    Both lists are in offset order per partition, as :func:`read_committed` returns them.
+    """
+    from collections import defaultdict
+
+    def by_key(records: list[tuple[int, bytes]]) -> tuple[dict[str, list[str]],
+                                                           dict[str, set[int]]]:
+        order: dict[str, list[str]] = defaultdict(list)
+        partitions: dict[str, set[int]] = defaultdict(set)
+        for partition, value in records:
+            payload = json.loads(value)
+            order[payload["entity_id"]].append(payload["event_id"])
+            partitions[payload["entity_id"]].add(partition)
+        return order, partitions
+
+    decided, decided_partitions = by_key(outputs)
+    published, _ = by_key(inputs)
+    return sorted(key for key in published
+                  if decided.get(key) != published[key] or len(decided_partitions[key]) != 1)
 
 
 def feature_mismatches(decisions: list[Any], inputs: list[tuple[int, bytes]]

@@ -1,15 +1,16 @@
 """OpenSearch unreachable for a while: the indexer waits, reports not-ready, loses nothing.
 
-Runs against a *private* OpenSearch (stopped and started with stack.py): the
-shared one is never touched. Decisions keep arriving during the outage; the
-indexer must stay alive (``/healthz`` 200), say why it is not ready
-(``/readyz`` 503 naming OpenSearch), and once OpenSearch is back hold exactly
-one document per event id.
+Runs against a *private* OpenSearch (stopped for at least 30 s, then started
+again with stack.py): the shared one is never touched. Decisions keep arriving
+during the outage; the indexer must stay alive (``/healthz`` 200), say why it
+is not ready (``/readyz`` 503 naming OpenSearch), and once OpenSearch is back
+hold exactly one document per event id.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from pathlib import Path
 
@@ -20,19 +21,25 @@ from tests.conftest import TopicFactory
 from tests.e2e.faults import (
     PrivateStack,
     doc_count,
+    fault_events,
     indexed_ids,
     log_events,
     make_decisions,
     private_opensearch,  # noqa: F401  (fixture)
     private_stack,  # noqa: F401  (fixture)
     produce_json,
+    run_timeout,
+    scaled_timeout,
 )
 from tests.e2e.processes import ServiceProcess
 from tests.support.polling import poll_until
 
-pytestmark = pytest.mark.e2e
+EVENTS = fault_events(2000)
+BEFORE = EVENTS // 4
+OUTAGE_S = 30  # OpenSearch stays away at least this long
+WAIT_S = scaled_timeout(EVENTS)
 
-EVENTS = 2000
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(run_timeout(WAIT_S, WAIT_S))]
 
 
 async def test_opensearch_outage_is_waited_out_and_nothing_is_lost(
@@ -54,12 +61,14 @@ async def test_opensearch_outage_is_waited_out_and_nothing_is_lost(
     client = AsyncOpenSearch(hosts=[stack.opensearch_url])
     try:
         indexer.wait_ready()
-        await produce_json(kafka_bootstrap, decisions, payloads[:500])
-        await poll_until(lambda: _count_at_least(client, index, 500), "the first 500", 60)
+        await produce_json(kafka_bootstrap, decisions, payloads[:BEFORE])
+        await poll_until(lambda: _count_at_least(client, index, BEFORE),
+                         f"the first {BEFORE}", WAIT_S)
 
         stack.down("opensearch")
+        outage_started = time.monotonic()
         # Decisions keep coming while OpenSearch is away.
-        await produce_json(kafka_bootstrap, decisions, payloads[500:])
+        await produce_json(kafka_bootstrap, decisions, payloads[BEFORE:])
 
         async def not_ready_naming_opensearch() -> bool:
             response = await asyncio.to_thread(indexer.get, "/readyz")
@@ -74,8 +83,10 @@ async def test_opensearch_outage_is_waited_out_and_nothing_is_lost(
             assert indexer.proc.poll() is None, indexer.log_tail()
             await asyncio.sleep(2)
 
+        # Hold the outage for OUTAGE_S in all (a fault's length, not a speed assertion).
+        await asyncio.sleep(max(0.0, OUTAGE_S - (time.monotonic() - outage_started)))
         stack.up("opensearch")
-        await poll_until(lambda: _count_at_least(client, index, EVENTS), f"{EVENTS} docs", 120)
+        await poll_until(lambda: _count_at_least(client, index, EVENTS), f"{EVENTS} docs", WAIT_S)
 
         async def ready() -> bool:
             return (await asyncio.to_thread(indexer.get, "/readyz")).status_code == 200

@@ -1,9 +1,10 @@
 """A second scorer joins and leaves mid-run: decisions stay exactly once, features continuous.
 
 Real processes on the shared Kafka (unique topics and group). One scorer
-starts on 3,000 pre-published events; a second joins mid-run (partitions
-move to it, their state restored from the changelog) and is stopped with
-SIGTERM mid-run (the partitions move back). A ``read_committed`` reader then
+starts on pre-published events (3,000 in ``make test``, ``FAULT_EVENTS`` in a
+soak); a second joins mid-run (partitions move to it, their state restored
+from the changelog) and is stopped with SIGTERM mid-run (the partitions move
+back). A ``read_committed`` reader then
 sees every event decided exactly once, and every decision's features equal an
 offline per-partition replay (merchant risk aside).
 """
@@ -17,19 +18,24 @@ import pytest
 
 from tests.conftest import TopicFactory
 from tests.e2e.faults import (
+    NEVER_EXPIRE_S,
     decided_once,
+    fault_events,
     feature_mismatches,
     log_events,
     publish_transactions,
     read_committed,
+    run_timeout,
+    scaled_timeout,
     simulated_transactions,
 )
 from tests.e2e.processes import ServiceProcess
 
-pytestmark = pytest.mark.e2e
-
-EVENTS = 3000
+EVENTS = fault_events(3000)
 PARTITIONS = 4
+WAIT_S = scaled_timeout(EVENTS)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(run_timeout(WAIT_S, WAIT_S, WAIT_S))]
 
 
 async def test_second_scorer_joins_and_leaves_mid_run_every_event_decided_once(
@@ -45,19 +51,21 @@ async def test_second_scorer_joins_and_leaves_mid_run_every_event_decided_once(
            "KAFKA_CONSUMER_GROUP": f"scorer-rebalance-{run}",
            "KAFKA_TOPIC_PARTITIONS": str(PARTITIONS),
            # Small batches keep the run long enough for both rebalances to land mid-stream.
-           "SCORER_EMIT_FEATURES": "true", "SCORER_MAX_BATCH": "10"}
+           "SCORER_EMIT_FEATURES": "true", "SCORER_MAX_BATCH": str(max(10, EVENTS // 300)),
+           "SCORER_STATE_TTL_S": NEVER_EXPIRE_S}
 
     first = ServiceProcess("scorer", env, tmp_path).start()
     second = ServiceProcess("scorer", env, tmp_path)
     try:
         first.wait_ready()
-        at_join = await read_committed(kafka_bootstrap, decisions, EVENTS // 5, 120, settle_ms=0)
+        at_join = await read_committed(kafka_bootstrap, decisions, EVENTS // 5, WAIT_S,
+                                        settle_ms=0)
         second.start().wait_ready()  # ready = partitions assigned: the group rebalanced
-        at_leave = await read_committed(kafka_bootstrap, decisions, EVENTS // 2, 120,
+        at_leave = await read_committed(kafka_bootstrap, decisions, EVENTS // 2, WAIT_S,
                                         settle_ms=0)
         code_second, seconds = second.terminate(timeout=30)
-        outputs = await read_committed(kafka_bootstrap, decisions, EVENTS, 180)
-        inputs = await read_committed(kafka_bootstrap, source, EVENTS, 60, settle_ms=0)
+        outputs = await read_committed(kafka_bootstrap, decisions, EVENTS, WAIT_S)
+        inputs = await read_committed(kafka_bootstrap, source, EVENTS, WAIT_S, settle_ms=0)
     finally:
         for service in (first, second):
             if service.proc is not None and service.proc.poll() is None:
@@ -76,6 +84,6 @@ async def test_second_scorer_joins_and_leaves_mid_run_every_event_decided_once(
     assert len(outputs) == EVENTS
     mismatched = feature_mismatches(found, inputs)
     assert not mismatched, f"{len(mismatched)} decisions with other features: {mismatched[:2]}"
-    assert sum(1 for d in found if (d.fd.features or {}).get("cust_cnt_30d")) > 1000
+    assert sum(1 for d in found if (d.fd.features or {}).get("cust_cnt_30d")) > EVENTS // 3
     print(f"joined at {len(at_join)}, left at {len(at_leave)} decided; "
           f"second scorer stopped in {seconds:.1f}s")

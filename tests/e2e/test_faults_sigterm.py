@@ -1,9 +1,9 @@
 """SIGTERM under load: every service exits 0 within 30 s and a restart loses nothing.
 
 Real processes on the shared Kafka/OpenSearch (unique topics, groups, index).
-Each consuming service is stopped with SIGTERM while a few thousand inputs are
-flowing, then started again: the scorer's decisions are exactly once
-(``read_committed``), the index holds exactly N documents, every blocked
+Each consuming service is stopped with SIGTERM while a few thousand inputs
+(``FAULT_EVENTS`` in a soak) are flowing, then started again: the scorer's
+decisions are exactly once (``read_committed``), the index holds exactly N documents, every blocked
 decision has its e-mail (duplicates ≤ 1, for the one stop). The producer,
 stopped under load, publishes every label still pending before it exits.
 """
@@ -22,8 +22,10 @@ from opensearchpy import AsyncOpenSearch
 from tests.conftest import TopicFactory
 from tests.e2e.faults import (
     alert_event_ids,
+    blocked_every,
     decided_once,
     doc_count,
+    fault_events,
     indexed_ids,
     log_events,
     mails,
@@ -31,16 +33,21 @@ from tests.e2e.faults import (
     produce_json,
     publish_transactions,
     read_committed,
+    run_timeout,
+    scaled_timeout,
     simulated_transactions,
     start_mailcatcher,
 )
 from tests.e2e.processes import ServiceProcess
 from tests.support.polling import poll_until
 
-pytestmark = pytest.mark.e2e
-
 PARTITIONS = 3
 STOP_TIMEOUT_S = 30  # ECS's default stop timeout
+EVENTS = fault_events(3000)
+PRODUCED = fault_events(2000)
+WAIT_S = scaled_timeout(EVENTS)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(run_timeout(WAIT_S, WAIT_S, WAIT_S))]
 
 
 def _stop(service: ServiceProcess) -> float:
@@ -52,7 +59,7 @@ def _stop(service: ServiceProcess) -> float:
 async def test_scorer_sigterm_under_load_then_restart_decides_everything_once(
     kafka_bootstrap: str, topic_factory: TopicFactory, tmp_path: Path,
 ) -> None:
-    events_n = 3000
+    events_n = EVENTS
     source = await topic_factory("sigterm-tx", partitions=PARTITIONS)
     decisions = await topic_factory("sigterm-decisions", partitions=PARTITIONS)
     run = uuid.uuid4().hex[:8]
@@ -64,12 +71,13 @@ async def test_scorer_sigterm_under_load_then_restart_decides_everything_once(
            "KAFKA_TOPIC_PARTITIONS": str(PARTITIONS), "SCORER_MAX_BATCH": "20"}
     first = ServiceProcess("scorer", env, tmp_path).start()
     first.wait_ready()
-    before = await read_committed(kafka_bootstrap, decisions, events_n // 4, 120, settle_ms=0)
+    before = await read_committed(kafka_bootstrap, decisions, events_n // 4, WAIT_S,
+                                  settle_ms=0)
     seconds = _stop(first)
     second = ServiceProcess("scorer", env, tmp_path).start()
     try:
         second.wait_ready()
-        outputs = await read_committed(kafka_bootstrap, decisions, events_n, 180)
+        outputs = await read_committed(kafka_bootstrap, decisions, events_n, WAIT_S)
     finally:
         _stop(second)
     assert len(before) < events_n, "the stop landed mid-stream"
@@ -81,11 +89,11 @@ async def test_scorer_sigterm_under_load_then_restart_decides_everything_once(
 async def test_indexer_and_notifier_sigterm_under_load_then_restart_lose_nothing(
     kafka_bootstrap: str, opensearch_url: str, topic_factory: TopicFactory, tmp_path: Path,
 ) -> None:
-    events_n = 3000
+    events_n = EVENTS
     run = uuid.uuid4().hex[:8]
     decisions = await topic_factory("sigterm-sink-decisions", partitions=PARTITIONS)
     index = f"sigterm-{run}"
-    payloads = make_decisions(events_n, blocked_every=10, marker=run)
+    payloads = make_decisions(events_n, blocked_every=blocked_every(events_n), marker=run)
     blocked = {p["event_id"] for p in payloads if p["fd"]["outcome"] == "block"}
     catcher, smtp_port, mail_url = start_mailcatcher(tmp_path / "mail")
     common = {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "DECISIONS_TOPIC": decisions,
@@ -104,8 +112,10 @@ async def test_indexer_and_notifier_sigterm_under_load_then_restart_lose_nothing
     try:
         for service in services:
             service.wait_ready()
-        producing = asyncio.create_task(produce_json(kafka_bootstrap, decisions, payloads,
-                                                     pause_every=100, pause_s=0.3))
+        # Paced: ~10 s of traffic at 3,000, ~60 s at 100,000.
+        producing = asyncio.create_task(produce_json(
+            kafka_bootstrap, decisions, payloads, pause_every=100,
+            pause_s=(9 + events_n / 2000) * 100 / events_n))
 
         async def docs_at_least(n: int) -> bool:
             return await doc_count(client, index) >= n
@@ -113,20 +123,20 @@ async def test_indexer_and_notifier_sigterm_under_load_then_restart_lose_nothing
         async def mails_at_least(n: int) -> bool:
             return len(await asyncio.to_thread(mails, mail_url)) >= n
 
-        await poll_until(lambda: docs_at_least(events_n // 4), "a quarter of the docs", 120)
+        await poll_until(lambda: docs_at_least(events_n // 4), "a quarter of the docs", WAIT_S)
         stop_seconds["indexer"] = await asyncio.to_thread(_stop, services[0])
         docs_at_stop = await doc_count(client, index)
         services.append(ServiceProcess("indexer", indexer_env, tmp_path).start())
-        await poll_until(lambda: mails_at_least(len(blocked) // 3), "a third of the mails", 120)
+        await poll_until(lambda: mails_at_least(len(blocked) // 3), "a third of the mails", WAIT_S)
         stop_seconds["notifier"] = await asyncio.to_thread(_stop, services[1])
         services.append(ServiceProcess("notifier", notifier_env, tmp_path).start())
         await producing
 
-        await poll_until(lambda: docs_at_least(events_n), f"{events_n} documents", 180)
+        await poll_until(lambda: docs_at_least(events_n), f"{events_n} documents", WAIT_S)
 
         async def all_alerts() -> bool:
             return blocked <= set(alert_event_ids(await asyncio.to_thread(mails, mail_url)))
-        await poll_until(all_alerts, f"{len(blocked)} alerts", 180)
+        await poll_until(all_alerts, f"{len(blocked)} alerts", WAIT_S)
         await asyncio.sleep(2)  # would a late duplicate arrive?
         ids = await indexed_ids(client, index)
         alerts = alert_event_ids(await asyncio.to_thread(mails, mail_url))
@@ -165,7 +175,8 @@ async def test_producer_sigterm_under_load_flushes_every_pending_label(
     producer = ServiceProcess("producer", {
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "TRANSACTIONS_TOPIC": transactions,
         "LABELS_TOPIC": labels, "KAFKA_TOPIC_PARTITIONS": str(PARTITIONS),
-        "PRODUCER_RATE_PER_S": "400", "PRODUCER_MAX_BATCH": "100",
+        "PRODUCER_RATE_PER_S": str(min(10_000, max(400, PRODUCED // 5))),
+        "PRODUCER_MAX_BATCH": "100",
         # Every label is still pending when the stop comes.
         "LABEL_DELAY_S": "3600", "PRODUCER_CUSTOMERS": "200", "PRODUCER_MERCHANTS": "200",
     }, tmp_path).start()
@@ -176,7 +187,8 @@ async def test_producer_sigterm_under_load_flushes_every_pending_label(
 
         async def produced_at_least(n: int) -> bool:
             return await _end_offsets(offsets, transactions) >= n
-        await poll_until(lambda: produced_at_least(2000), "2,000 transactions", 60)
+        await poll_until(lambda: produced_at_least(PRODUCED), f"{PRODUCED} transactions",
+                         WAIT_S)
         seconds = await asyncio.to_thread(_stop, producer)
         sent = await _end_offsets(offsets, transactions)
         labelled = await _end_offsets(offsets, labels)

@@ -22,21 +22,28 @@ from opensearchpy import AsyncOpenSearch
 from tests.conftest import TopicFactory
 from tests.e2e.faults import (
     alert_event_ids,
+    blocked_every,
     doc_count,
+    fault_events,
     indexed_ids,
     log_events,
     mails,
     make_decisions,
     produce_json,
+    run_timeout,
+    scaled_timeout,
     start_mailcatcher,
 )
 from tests.e2e.processes import ServiceProcess
 from tests.support.polling import poll_until
 
-pytestmark = pytest.mark.e2e
-
-EVENTS = 3000
+EVENTS = fault_events(3000)
 PARTITIONS = 3
+WAIT_S = scaled_timeout(EVENTS)
+# The decisions trickle in over ~20 s (3,000) to ~70 s (100,000): kills land mid-flow.
+PUBLISH_S = 20 + EVENTS / 2000
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(run_timeout(WAIT_S, WAIT_S, WAIT_S))]
 
 
 async def test_kill_9_indexer_and_notifier_twice_loses_and_duplicates_nothing(
@@ -45,7 +52,7 @@ async def test_kill_9_indexer_and_notifier_twice_loses_and_duplicates_nothing(
     run = uuid.uuid4().hex[:8]
     decisions = await topic_factory("faults-kill-decisions", partitions=PARTITIONS)
     index = f"faults-kill-{run}"
-    payloads = make_decisions(EVENTS, blocked_every=10, marker=run)
+    payloads = make_decisions(EVENTS, blocked_every=blocked_every(EVENTS), marker=run)
     blocked = {p["event_id"] for p in payloads if p["fd"]["outcome"] == "block"}
     catcher, smtp_port, mail_url = start_mailcatcher(tmp_path / "mail")
     common = {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "DECISIONS_TOPIC": decisions,
@@ -63,9 +70,10 @@ async def test_kill_9_indexer_and_notifier_twice_loses_and_duplicates_nothing(
     try:
         indexers[0].wait_ready()
         notifiers[0].wait_ready()
-        # ~20 s of traffic, so that the kills land while work is flowing.
+        # Paced traffic, so that the kills land while work is flowing.
         producing = asyncio.create_task(produce_json(kafka_bootstrap, decisions, payloads,
-                                                     pause_every=100, pause_s=0.6))
+                                                     pause_every=100,
+                                                     pause_s=PUBLISH_S * 100 / EVENTS))
 
         async def at_least(n: int, count: Callable[[], Awaitable[int]]) -> bool:
             return await count() >= n
@@ -80,20 +88,20 @@ async def test_kill_9_indexer_and_notifier_twice_loses_and_duplicates_nothing(
         # ~20 % and ~55 % of the alerts; each restarted at once.
         for fraction in (0.2, 0.55):
             await poll_until(lambda f=fraction: at_least(int(EVENTS * f), docs),
-                             f"{fraction:.0%} of the documents", 120)
+                             f"{fraction:.0%} of the documents", WAIT_S)
             indexers[-1].kill()
             indexers.append(ServiceProcess("indexer", indexer_env, tmp_path).start())
             await poll_until(lambda f=fraction: at_least(int(len(blocked) * f), sent),
-                             f"{fraction:.0%} of the alerts", 120)
+                             f"{fraction:.0%} of the alerts", WAIT_S)
             notifiers[-1].kill()
             notifiers.append(ServiceProcess("notifier", notifier_env, tmp_path).start())
         await producing
 
-        await poll_until(lambda: at_least(EVENTS, docs), f"{EVENTS} documents", 180)
+        await poll_until(lambda: at_least(EVENTS, docs), f"{EVENTS} documents", WAIT_S)
 
         async def all_alerts() -> bool:
             return blocked <= set(alert_event_ids(await asyncio.to_thread(mails, mail_url)))
-        await poll_until(all_alerts, f"{len(blocked)} alerts", 180)
+        await poll_until(all_alerts, f"{len(blocked)} alerts", WAIT_S)
         await asyncio.sleep(2)  # would a late duplicate arrive?
 
         ids = await indexed_ids(client, index)
