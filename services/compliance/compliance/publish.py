@@ -11,12 +11,10 @@ import logging
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from opensearchpy import AsyncHttpConnection, AsyncOpenSearch, AWSV4SignerAsyncAuth, RequestError
+from opensearchpy import AsyncOpenSearch, RequestError
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import ConnectionTimeout, TransportError
 
-from compliance.settings import ComplianceSettings
-from fraudstream_shared.aws import load_credentials
 from fraudstream_shared.events import ENTITY_TYPES, ComplianceFindings, encode, encode_key
 from fraudstream_shared.exceptions import RetryableError
 from fraudstream_shared.logging import log_event
@@ -26,7 +24,6 @@ log = logging.getLogger(__name__)
 # opensearch-py logs every request at INFO; our own events say what happened.
 logging.getLogger("opensearch").setLevel(logging.WARNING)
 
-SIGV4_SERVICE = "es"
 
 
 def index_body() -> dict[str, Any]:
@@ -64,24 +61,6 @@ def index_body() -> dict[str, Any]:
             },
         },
     }
-
-
-def create_opensearch(settings: ComplianceSettings) -> AsyncOpenSearch:
-    """An async client authenticating as ``OPENSEARCH_AUTH`` says (none, basic or SigV4)."""
-    options: dict[str, Any] = {}
-    if settings.opensearch_auth == "basic" and settings.opensearch_password is not None:
-        options["http_auth"] = (settings.opensearch_username,
-                                settings.opensearch_password.get_secret_value())
-    elif settings.opensearch_auth == "sigv4" and settings.aws_region:
-        # AsyncHttpConnection calls the signer per request (the default connection would not).
-        options["http_auth"] = AWSV4SignerAsyncAuth(load_credentials(), settings.aws_region,
-                                                    SIGV4_SERVICE)
-        options["connection_class"] = AsyncHttpConnection
-    return AsyncOpenSearch(
-        hosts=[settings.opensearch_url], verify_certs=settings.opensearch_verify_certs,
-        ssl_show_warn=settings.opensearch_verify_certs, timeout=settings.opensearch_timeout_s,
-        max_retries=0, retry_on_timeout=False, **options,
-    )
 
 
 def opensearch_is_transient(exc: BaseException) -> bool:

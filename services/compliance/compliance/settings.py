@@ -5,16 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, model_validator
 
-from fraudstream_shared.config import ServiceSettings
 from fraudstream_shared.events import topics
+from fraudstream_shared.opensearch import OpenSearchSettings
 
 PREFIX_PATTERN = r"^[\w!.*'()/-]+/$"
 """A key prefix: safe S3 key characters, ending with a slash."""
 
 
-class ComplianceSettings(ServiceSettings):
+class ComplianceSettings(OpenSearchSettings):
     """The compliance service's settings: the common ones plus its own.
 
     ``COMPLIANCE_STORAGE=local`` keeps documents under ``COMPLIANCE_LOCAL_ROOT``
@@ -32,19 +32,7 @@ class ComplianceSettings(ServiceSettings):
         description="Topic of the findings records (one per document, keyed by document id).",
     )
 
-    opensearch_url: str = Field("http://127.0.0.1:9200", min_length=1)
-    opensearch_auth: Literal["none", "basic", "sigv4"] = Field(
-        "none",
-        description="none | basic (OPENSEARCH_USERNAME/PASSWORD) | sigv4 (Amazon OpenSearch "
-        "Service, signed with the task role for AWS_REGION).",
-    )
-    opensearch_username: str | None = Field(
-        None, description="Required with OPENSEARCH_AUTH=basic."
-    )
-    opensearch_password: SecretStr | None = Field(
-        None, description="Required with OPENSEARCH_AUTH=basic."
-    )
-    opensearch_verify_certs: bool = Field(True, description="Verify the TLS certificate.")
+    # Uploads wait on these calls: a shorter timeout than the indexer's bulk requests.
     opensearch_timeout_s: float = Field(10.0, gt=0, description="Per-request timeout.")
     compliance_index: str = Field(
         topics.COMPLIANCE_FINDINGS, min_length=1, pattern=r"^[a-z0-9][a-z0-9._-]*$",

@@ -19,7 +19,7 @@ from opensearchpy import AsyncOpenSearch
 
 from compliance.detect import Recogniser, default_recognisers
 from compliance.processor import Processor
-from compliance.publish import FindingsPublisher, create_opensearch, ensure_index
+from compliance.publish import FindingsPublisher, ensure_index
 from compliance.recognisers import patterns
 from compliance.settings import ComplianceSettings
 from compliance.sqs import S3NotificationConsumer
@@ -34,6 +34,7 @@ from fraudstream_shared.exceptions import RetryableError
 from fraudstream_shared.kafka import TopicSpec, create_admin, create_producer, ensure_topics
 from fraudstream_shared.kafka.worker import START_DEADLINE_S
 from fraudstream_shared.logging import log_event
+from fraudstream_shared.opensearch import create_opensearch_client
 from fraudstream_shared.retry import retry_until
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ class ComplianceWorker:
         settings = self.settings
         self.admin = create_admin(settings)
         self.producer = create_producer(settings)
-        self.opensearch = create_opensearch(settings)
+        self.opensearch = create_opensearch_client(settings)
         await retry_until(self.admin.start, what="kafka.admin", deadline_s=START_DEADLINE_S)
         if settings.kafka_create_topics:
             spec = TopicSpec(settings.findings_topic, settings.kafka_topic_partitions,

@@ -8,10 +8,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from opensearchpy import AsyncHttpConnection, AsyncOpenSearch, AWSV4SignerAsyncAuth, RequestError
+from opensearchpy import AsyncOpenSearch, RequestError
 
-from fraudstream_shared.aws import load_credentials
-from fraudstream_shared.exceptions import ConfigError, RetryableError
+from fraudstream_shared.exceptions import RetryableError
 from fraudstream_shared.logging import log_event
 from fraudstream_shared.metrics import MESSAGES_FAILED
 from indexer.bulk import (
@@ -23,54 +22,11 @@ from indexer.bulk import (
 )
 from indexer.mapping import index_mappings, index_template
 from indexer.metrics import BULK_RETRIES, BULK_SECONDS, DOCUMENTS_INDEXED, DOCUMENTS_REJECTED
-from indexer.settings import IndexerSettings
 
 log = logging.getLogger(__name__)
 
-SIGV4_SERVICE = "es"
-"""The signing name of Amazon OpenSearch Service domains."""
-
 Document = tuple[str, Mapping[str, Any]]
 """``(document id, source)``."""
-
-
-def create_client(settings: IndexerSettings) -> AsyncOpenSearch:
-    """An async client for ``OPENSEARCH_URL``, authenticating as ``OPENSEARCH_AUTH`` says.
-
-    The client's own retries are off: :class:`BulkIndexer` retries with
-    backoff and only the items that failed. With ``sigv4`` the credentials
-    are resolved here (blocking, once, at start-up) and raise
-    :class:`~fraudstream_shared.aws.NoAwsCredentialsError` when there are none.
-    """
-    return AsyncOpenSearch(
-        hosts=[settings.opensearch_url],
-        **auth_options(settings),
-        verify_certs=settings.opensearch_verify_certs,
-        ssl_show_warn=settings.opensearch_verify_certs,
-        timeout=settings.opensearch_timeout_s,
-        max_retries=0,
-        retry_on_timeout=False,
-    )
-
-
-def auth_options(settings: IndexerSettings) -> dict[str, Any]:
-    """The client options for ``OPENSEARCH_AUTH``: ``http_auth`` and, for SigV4, its connection."""
-    if settings.opensearch_auth == "basic":
-        if settings.opensearch_username is None or settings.opensearch_password is None:
-            raise ConfigError("OPENSEARCH_AUTH=basic needs OPENSEARCH_USERNAME and "
-                              "OPENSEARCH_PASSWORD")  # the settings validator refuses this
-        return {"http_auth": (settings.opensearch_username,
-                              settings.opensearch_password.get_secret_value())}
-    if settings.opensearch_auth == "sigv4":
-        if not settings.aws_region:
-            raise ConfigError("OPENSEARCH_AUTH=sigv4 needs AWS_REGION")
-        # Task-role credentials are refreshable: the signer takes a frozen copy per
-        # request, so the client keeps working across credential rotations.
-        auth = AWSV4SignerAsyncAuth(load_credentials(), settings.aws_region, SIGV4_SERVICE)
-        # Only AsyncHttpConnection calls a callable http_auth for each request;
-        # the default AIOHttpConnection would send the requests unsigned.
-        return {"http_auth": auth, "connection_class": AsyncHttpConnection}
-    return {}
 
 
 def template_name(index: str) -> str:

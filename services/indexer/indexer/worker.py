@@ -20,10 +20,11 @@ from fraudstream_shared.kafka import (
 )
 from fraudstream_shared.kafka.worker import START_DEADLINE_S
 from fraudstream_shared.logging import log_event
+from fraudstream_shared.opensearch import create_opensearch_client
 from fraudstream_shared.retry import retry_until
 from indexer.bulk import chunked
 from indexer.document import document_id, to_document
-from indexer.opensearch import BulkIndexer, Document, create_client, ensure_index
+from indexer.opensearch import BulkIndexer, Document, ensure_index
 from indexer.settings import IndexerSettings
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ class IndexerWorker(KafkaWorker):
 
     async def on_start(self) -> None:
         """Connect to OpenSearch (waiting while it boots), put the template, create the index."""
-        self.client = create_client(self.settings)
+        self.client = create_opensearch_client(self.settings)
         self.bulk = BulkIndexer(
             self.client, self.settings.opensearch_index, service=self.service,
             retry_base_s=self.settings.indexer_retry_base_s,

@@ -13,7 +13,7 @@ from opensearchpy import AsyncHttpConnection
 from fraudstream_shared.aws import NoAwsCredentialsError
 from fraudstream_shared.config import load_settings
 from fraudstream_shared.exceptions import ConfigError
-from indexer.opensearch import create_client
+from fraudstream_shared.opensearch import create_opensearch_client
 from indexer.settings import IndexerSettings
 from tests.support.aws import FAKE_ACCESS_KEY, FAKE_SESSION_TOKEN, isolate_aws
 
@@ -36,7 +36,8 @@ def configure(monkeypatch: pytest.MonkeyPatch, **variables: str) -> IndexerSetti
 
 async def connection_of(settings: IndexerSettings) -> Any:
     """The HTTP connection the client will send every request through."""
-    async with create_client(settings) as client:  # creates the connections, opens no socket
+    # Creates the connections, opens no socket.
+    async with create_opensearch_client(settings) as client:
         return client.transport.get_connection()
 
 
@@ -131,4 +132,4 @@ async def test_sigv4_without_credentials_fails_at_client_creation(
     settings = configure(monkeypatch, OPENSEARCH_AUTH="sigv4", OPENSEARCH_URL=DOMAIN,
                          AWS_REGION="eu-west-1")
     with pytest.raises(NoAwsCredentialsError, match="no AWS credentials found"):
-        create_client(settings)
+        create_opensearch_client(settings)
