@@ -10,13 +10,13 @@ import boto3
 import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
-from moto.server import ThreadedMotoServer
 from opensearchpy import AsyncOpenSearch
 
 from fraudstream_shared.events import ComplianceFindings, decode
 from tests.conftest import OPENSEARCH_URL, unique_name
 from tests.e2e.faults import read_committed
-from tests.e2e.processes import ServiceProcess, free_port
+from tests.e2e.processes import ServiceProcess
+from tests.support.moto import moto_server, use_fake_credentials
 from tests.unit.test_compliance.labelled import make_pdf
 
 pytestmark = pytest.mark.e2e
@@ -107,16 +107,9 @@ async def test_uploads_are_routed_and_published_consistently(
 @pytest.fixture
 def moto_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """moto's S3 and SQS server (AWS cannot run here), with fake credentials."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    use_fake_credentials(monkeypatch)
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 async def test_s3_notifications_are_routed_by_the_running_service(

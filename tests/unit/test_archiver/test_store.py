@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -11,7 +10,6 @@ from pathlib import Path
 import boto3
 import pyarrow.parquet as pq
 import pytest
-from moto.server import ThreadedMotoServer
 
 from archiver.buffer import Marker, PartitionBuffer
 from archiver.layout import marker_key
@@ -19,6 +17,7 @@ from archiver.schema import DECISIONS, decision_row, to_table
 from archiver.settings import ArchiverSettings
 from archiver.store import LakeStore, LocalStore, S3Store, create_store
 from archiver.worker import parquet_bytes
+from tests.support.moto import moto_server, use_fake_credentials
 from tests.unit.test_archiver.factories import decision
 
 PREFIX = "lake/"
@@ -29,24 +28,12 @@ def _bucket() -> str:
     return f"lake-{uuid.uuid4().hex[:12]}"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 @pytest.fixture
 def moto_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    use_fake_credentials(monkeypatch)
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(params=["local", "s3"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -13,11 +12,11 @@ from typing import Any
 import aioboto3
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from compliance.sqs import S3NotificationConsumer, parse_notification
 from compliance.storage import S3Store
 from fraudstream_shared.exceptions import PoisonMessageError
+from tests.support.moto import moto_server
 from tests.unit.test_compliance.fakes import RecordingPublisher, make_processor
 from tests.unit.test_compliance.labelled import make_pdf
 
@@ -25,21 +24,11 @@ REGION = "eu-west-1"
 KMS_KEY = "alias/fraudstream-documents"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 @dataclass

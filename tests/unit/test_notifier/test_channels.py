@@ -15,7 +15,6 @@ import pytest
 from aiosmtpd.controller import Controller
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
-from moto.server import ThreadedMotoServer
 
 from fraudstream_shared.exceptions import RetryableError
 from notifier.alerts import format_alert
@@ -30,6 +29,7 @@ from notifier.channels import (
     stable_id,
 )
 from notifier.settings import NotifierSettings
+from tests.support.moto import moto_server, use_fake_credentials
 from tests.unit.test_notifier.decisions import decision
 
 TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:fraud-alerts"
@@ -97,16 +97,9 @@ def test_sns_error_classification(code: str, status: int, permanent: bool) -> No
 
 @pytest.fixture
 def moto_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    use_fake_credentials(monkeypatch)
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 async def test_sns_channel_publishes_through_aioboto3(moto_endpoint: str) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import math
-import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,7 +11,6 @@ import httpx
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
-from moto.server import ThreadedMotoServer
 
 from fraudstream_shared.events import Outcome
 from scorer.backends import (
@@ -23,6 +21,7 @@ from scorer.backends import (
 )
 from scorer.backends.resilience import BackendResponseError
 from scorer.backends.sagemaker import csv_rows, parse_probabilities, to_score
+from tests.support.moto import moto_server, use_fake_credentials
 from tests.unit.test_scorer.test_backends.support import (
     ModelBackend,
     Sleeps,
@@ -178,18 +177,9 @@ async def test_model_and_answer_errors_are_not_retried(error: str | None, answer
 
 @pytest.fixture
 def moto_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    use_fake_credentials(monkeypatch)
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 async def test_invoke_endpoint_through_aioboto3_on_moto(moto_endpoint: str) -> None:
