@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError, ProducerFenced
 
 from fraudstream_shared.events import TransactionLabel, decode, encode, encode_key
@@ -33,7 +34,7 @@ from fraudstream_shared.kafka import (
 )
 from fraudstream_shared.kafka.transactions import PartitionProducers, rewind_to_committed
 from fraudstream_shared.logging import log_event
-from fraudstream_shared.metrics import MESSAGES_FAILED, MESSAGES_PRODUCED
+from fraudstream_shared.metrics import MESSAGES_CONSUMED, MESSAGES_FAILED, MESSAGES_PRODUCED
 from scorer.engine import Engine, ScoredBatch
 from scorer.model import Model
 from scorer.partitions import PartitionState, changelog_topic, expire_idle, restore_partition
@@ -61,6 +62,25 @@ def warn_partition_mismatch(topic: str, topic_partitions: int, model: Model) -> 
                    f"retrain with make train PARTITIONS={topic_partitions}")
     return True
 
+
+
+LABEL_TOPIC_POLL_S = 1.0
+"""How often the label follower asks again for a labels topic that is not there yet."""
+
+
+async def topic_partitions(admin: AIOKafkaAdminClient, topic: str) -> set[int]:
+    """The partitions of ``topic``, asked of the broker, waiting until it exists.
+
+    Not the reader's ``partitions_for_topic``: a consumer that subscribed to
+    nothing has no metadata for the topic and answers ``None``, so the follower
+    would assign itself nothing and never see a label.
+    """
+    while True:
+        described = await admin.describe_topics([topic])
+        if described and not described[0].get("error_code") and described[0]["partitions"]:
+            return {int(p["partition"]) for p in described[0]["partitions"]}
+        log_event(log, logging.INFO, "scorer.labels.topic_missing", topic=topic)
+        await asyncio.sleep(LABEL_TOPIC_POLL_S)
 
 class ScorerWorker(KafkaWorker):
     """Scores each batch of ``transactions`` and publishes ``processed_transactions``."""
@@ -178,7 +198,7 @@ class ScorerWorker(KafkaWorker):
         await reader.start()
         try:
             topic = self.scorer_settings.labels_topic
-            partitions = reader.partitions_for_topic(topic) or set()
+            partitions = await topic_partitions(self.admin, topic)
             reader.assign([TopicPartition(topic, p) for p in partitions])
             while True:
                 batches = await reader.getmany(timeout_ms=1000, max_records=5000)
@@ -193,6 +213,7 @@ class ScorerWorker(KafkaWorker):
                             continue
                         self.engine.remember_label(label)
                         self._labels_seen += 1
+                        MESSAGES_CONSUMED.labels(self.service, topic).inc()
         finally:
             await reader.stop()
 
