@@ -144,6 +144,25 @@ def start_mailcatcher(directory: Path) -> tuple[subprocess.Popen[bytes], int, st
     return proc, smtp_port, url
 
 
+def sink_environments(*, bootstrap: str, opensearch_url: str, decisions: str, partitions: int,
+                      run: str, index: str, sent_topic: str, smtp_port: int
+                      ) -> tuple[dict[str, str], dict[str, str]]:
+    """The indexer's and the notifier's environments for a sink fault test.
+
+    Small batches (50 documents, 20 mails) keep many commits in flight, so a
+    fault always lands between two of them.
+    """
+    common = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "DECISIONS_TOPIC": decisions,
+              "KAFKA_TOPIC_PARTITIONS": str(partitions)}
+    indexer = {**common, "KAFKA_CONSUMER_GROUP": f"indexer-{run}",
+               "OPENSEARCH_URL": opensearch_url, "OPENSEARCH_INDEX": index,
+               "INDEXER_BULK_MAX_DOCS": "50", "INDEXER_BULK_MAX_INTERVAL_MS": "100"}
+    notifier = {**common, "KAFKA_CONSUMER_GROUP": f"notifier-{run}",
+                "NOTIFIER_SENT_TOPIC": sent_topic, "SMTP_HOST": "127.0.0.1",
+                "SMTP_PORT": str(smtp_port), "NOTIFIER_MAX_BATCH": "20"}
+    return indexer, notifier
+
+
 def make_decisions(n: int, blocked_every: int = 10, marker: str | None = None
                    ) -> list[dict[str, Any]]:
     """``n`` ProcessedTransaction payloads (validated by the contract model), 1 in

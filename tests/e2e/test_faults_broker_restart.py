@@ -44,6 +44,7 @@ from tests.e2e.faults import (
     scaled_timeout,
     simulated_labelled,
     simulated_transactions,
+    sink_environments,
     start_mailcatcher,
 )
 from tests.e2e.processes import ServiceProcess
@@ -151,16 +152,12 @@ async def test_broker_restart_mid_run_producer_indexer_and_notifier_lose_nothing
         "PRODUCER_RATE_PER_S": str(round(EVENTS / SINK_PUBLISH_S, 1)),
         "PRODUCER_MAX_BATCH": "50", "LABEL_DELAY_S": "1",
     }, tmp_path)
-    indexer = ServiceProcess("indexer", {
-        **common, "DECISIONS_TOPIC": decisions, "KAFKA_CONSUMER_GROUP": f"indexer-{run}",
-        "OPENSEARCH_URL": opensearch_url, "OPENSEARCH_INDEX": index,
-        "INDEXER_BULK_MAX_DOCS": "50", "INDEXER_BULK_MAX_INTERVAL_MS": "100",
-    }, tmp_path)
-    notifier = ServiceProcess("notifier", {
-        **common, "DECISIONS_TOPIC": decisions, "KAFKA_CONSUMER_GROUP": f"notifier-{run}",
-        "NOTIFIER_SENT_TOPIC": f"restart-notified-{run}", "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(smtp_port), "NOTIFIER_MAX_BATCH": "20",
-    }, tmp_path)
+    indexer_env, notifier_env = sink_environments(
+        bootstrap=bootstrap, opensearch_url=opensearch_url, decisions=decisions,
+        partitions=PARTITIONS, run=run, index=index, sent_topic=f"restart-notified-{run}",
+        smtp_port=smtp_port)
+    indexer = ServiceProcess("indexer", indexer_env, tmp_path)
+    notifier = ServiceProcess("notifier", notifier_env, tmp_path)
     services = [producer, indexer, notifier]
     client = AsyncOpenSearch(hosts=[opensearch_url])
     at_restart: dict[str, int] = {}

@@ -36,6 +36,7 @@ from tests.e2e.faults import (
     run_timeout,
     scaled_timeout,
     simulated_transactions,
+    sink_environments,
     start_mailcatcher,
 )
 from tests.e2e.processes import ServiceProcess
@@ -96,15 +97,10 @@ async def test_indexer_and_notifier_sigterm_under_load_then_restart_lose_nothing
     payloads = make_decisions(events_n, blocked_every=blocked_every(events_n), marker=run)
     blocked = {p["event_id"] for p in payloads if p["fd"]["outcome"] == "block"}
     catcher, smtp_port, mail_url = start_mailcatcher(tmp_path / "mail")
-    common = {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "DECISIONS_TOPIC": decisions,
-              "KAFKA_TOPIC_PARTITIONS": str(PARTITIONS)}
-    indexer_env = {**common, "KAFKA_CONSUMER_GROUP": f"indexer-{run}",
-                   "OPENSEARCH_URL": opensearch_url, "OPENSEARCH_INDEX": index,
-                   "INDEXER_BULK_MAX_DOCS": "50", "INDEXER_BULK_MAX_INTERVAL_MS": "100"}
-    notifier_env = {**common, "KAFKA_CONSUMER_GROUP": f"notifier-{run}",
-                    "NOTIFIER_SENT_TOPIC": f"sigterm-notified-{run}",
-                    "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port),
-                    "NOTIFIER_MAX_BATCH": "20"}
+    indexer_env, notifier_env = sink_environments(
+        bootstrap=kafka_bootstrap, opensearch_url=opensearch_url, decisions=decisions,
+        partitions=PARTITIONS, run=run, index=index,
+        sent_topic=f"sigterm-notified-{run}", smtp_port=smtp_port)
     client = AsyncOpenSearch(hosts=[opensearch_url])
     services = [ServiceProcess("indexer", indexer_env, tmp_path).start(),
                 ServiceProcess("notifier", notifier_env, tmp_path).start()]
