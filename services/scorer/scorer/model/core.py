@@ -11,7 +11,9 @@ Registry layout (``services/scorer/scorer/data/models`` by default)::
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,6 +26,9 @@ import numpy.typing as npt
 from fraudstream_shared.events import Contribution
 from scorer.features import vectorize
 from scorer.model.calibration import Calibration
+from scorer.model.treeshap import CompiledForest, UnsupportedForest, compile_forest
+
+log = logging.getLogger(__name__)
 
 MODEL_NAME = "fraudstream_lgbm"
 CURRENT = "CURRENT"
@@ -66,7 +71,38 @@ class Model:
         folder = resolve(path)
         metadata = json.loads((folder / "metadata.json").read_text())
         booster = lgb.Booster(model_str=(folder / "model.txt").read_text())
-        return cls(booster, metadata)
+        model = cls(booster, metadata)
+        # Compile the explainer now (about 2–3 s), not in the first batch a scorer serves.
+        model.explain(np.zeros((1, len(model.feature_names))))
+        return model
+
+    @functools.cached_property
+    def forest(self) -> CompiledForest | None:
+        """The compiled TreeSHAP explainer, or ``None`` when this model needs LightGBM's."""
+        try:
+            return compile_forest(self.booster.dump_model())
+        except UnsupportedForest as exc:
+            log.warning("scorer.model.explainer_fallback",
+                        extra={"model_version": self.version, "reason": str(exc)})
+            return None
+
+    def explain(self, matrix: npt.ArrayLike
+                ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Raw margins and all TreeSHAP contributions (last column the bias) of a batch.
+
+        The compiled explainer (:mod:`scorer.model.treeshap`) gives the same
+        numbers as LightGBM's ``pred_contrib`` at a fraction of the cost, and
+        margins bit-identical to ``predict(raw_score=True)``; LightGBM itself
+        is the fallback for forests the explainer refuses.
+        """
+        data = _matrix(matrix, len(self.feature_names))
+        if not len(data):
+            return np.zeros(0), np.zeros((0, len(self.feature_names) + 1))
+        if self.forest is not None:
+            return self.forest.explain(data)
+        contrib = np.asarray(self.booster.predict(data, pred_contrib=True, num_threads=1),
+                             dtype=float)
+        return self.raw(data), contrib
 
     def vectorize(self, rows: Sequence[Mapping[str, float]]) -> npt.NDArray[np.float64]:
         """The matrix of feature dicts in this model's feature order (NaN for missing)."""
@@ -79,7 +115,8 @@ class Model:
         data = _matrix(matrix, len(self.feature_names))
         if not len(data):
             return np.zeros(0)
-        return np.asarray(self.booster.predict(data, raw_score=True), dtype=float)
+        # One thread: on a busy machine OpenMP's spinning threads cost more CPU than they save.
+        return np.asarray(self.booster.predict(data, raw_score=True, num_threads=1), dtype=float)
 
     def scores(self, matrix: npt.ArrayLike) -> list[int]:
         """Calibrated 0–1000 scores of a batch (no explanations: cheaper)."""
@@ -89,14 +126,14 @@ class Model:
                       ) -> tuple[list[int], list[list[Contribution]]]:
         """Scores and, per row, the ``top_k`` features by absolute signed contribution.
 
-        Contributions are LightGBM's TreeSHAP values (``pred_contrib=True``) in
-        log-odds; per row they sum, with the bias, to the raw margin.
+        Contributions are TreeSHAP values (path-dependent, as LightGBM's
+        ``pred_contrib``) in log-odds; per row they sum, with the bias, to the
+        raw margin. Scores come from the margin, as :meth:`scores` does.
         """
         data = _matrix(matrix, len(self.feature_names))
         if not len(data):
             return [], []
-        contrib = np.asarray(self.booster.predict(data, pred_contrib=True), dtype=float)
-        raw = contrib.sum(axis=1)
+        raw, contrib = self.explain(data)
         scores = [int(s) for s in self.calibration.scores_of(raw)]
         features = contrib[:, :-1]
         k = min(top_k, features.shape[1])
@@ -110,8 +147,7 @@ class Model:
 
     def contributions(self, matrix: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """All TreeSHAP contributions, the last column being the bias."""
-        data = _matrix(matrix, len(self.feature_names))
-        return np.asarray(self.booster.predict(data, pred_contrib=True), dtype=float)
+        return self.explain(matrix)[1]
 
 
 def _matrix(matrix: npt.ArrayLike, width: int) -> npt.NDArray[np.float64]:
