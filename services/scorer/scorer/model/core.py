@@ -138,10 +138,17 @@ class Model:
         features = contrib[:, :-1]
         k = min(top_k, features.shape[1])
         top = np.argsort(-np.abs(features), axis=1, kind="stable")[:, :k]
+        # Gather in numpy, round in Python (``round`` on floats is correctly rounded).
+        names = self.feature_names
+        rows = np.arange(len(data))[:, None]
+        values = data[rows, top].tolist()
+        contributions = features[rows, top].tolist()
         explanations = [
-            [Contribution(feature=self.feature_names[j], value=_value(data[i, j]),
-                          contribution=round(float(features[i, j]), 4)) for j in top[i]]
-            for i in range(len(data))
+            [Contribution(feature=names[j], value=None if math.isnan(v) else round(v, 6),
+                          contribution=round(c, 4))
+             for j, v, c in zip(columns, row_values, row_contributions, strict=True)]
+            for columns, row_values, row_contributions in zip(
+                top.tolist(), values, contributions, strict=True)
         ]
         return scores, explanations
 
@@ -157,10 +164,6 @@ def _matrix(matrix: npt.ArrayLike, width: int) -> npt.NDArray[np.float64]:
     if data.ndim != 2 or data.shape[1] != width:
         raise ValueError(f"expected a matrix with {width} feature columns, got {data.shape}")
     return data
-
-
-def _value(x: float) -> float | None:
-    return None if math.isnan(x) else round(float(x), 6)
 
 
 def save(booster: lgb.Booster, metadata: Mapping[str, Any], registry: str | Path,
