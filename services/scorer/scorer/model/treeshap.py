@@ -32,8 +32,10 @@ with :class:`UnsupportedForest`; the caller then falls back to LightGBM.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numba
@@ -51,6 +53,23 @@ ZERO_THRESHOLD = 1e-35
 
 MISSING_NONE, MISSING_ZERO, MISSING_NAN = 0, 1, 2
 _MISSING_TYPES = {"None": MISSING_NONE, "Zero": MISSING_ZERO, "NaN": MISSING_NAN}
+
+
+def _can_cache() -> bool:
+    """Whether numba may keep compiled kernels on disk (so restarts skip a ~3 s compile).
+
+    numba writes next to this file (``__pycache__``) or under ``NUMBA_CACHE_DIR``;
+    with neither writable (a read-only image without that variable), asking it to
+    cache would fail at import, so the kernels are then compiled in memory.
+    """
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return True
+    here = Path(__file__).parent
+    cache = here / "__pycache__"
+    return os.access(cache if cache.is_dir() else here, os.W_OK)
+
+
+CACHE = _can_cache()
 
 
 class UnsupportedForest(ValueError):
@@ -276,7 +295,7 @@ def _shapley_weights(max_dim: int) -> npt.NDArray[np.float64]:
     return weights
 
 
-@numba.njit(cache=False, nogil=True)
+@numba.njit(cache=CACHE, nogil=True)
 def _fill_tables(values: Any, dims: Any, slot_start: Any, zeros: Any, table_start: Any,
                  weights: Any, table: Any) -> None:  # pragma: no cover - compiled
     """Per leaf, per mask of satisfied features, each slot's contribution (see module doc)."""
@@ -311,7 +330,7 @@ def _fill_tables(values: Any, dims: Any, slot_start: Any, zeros: Any, table_star
                 table[base + k] = values[leaf] * (one - z[k]) * total
 
 
-@numba.njit(cache=False, nogil=True)
+@numba.njit(cache=CACHE, nogil=True)
 def _goes_left(value: float, threshold: float, missing: int,
                default_left: bool) -> bool:  # pragma: no cover - compiled
     """LightGBM's numerical decision, missing values included."""
@@ -325,7 +344,7 @@ def _goes_left(value: float, threshold: float, missing: int,
     return value <= threshold
 
 
-@numba.njit(cache=False, nogil=True)
+@numba.njit(cache=CACHE, nogil=True)
 def _explain(x: Any, feature: Any, threshold: Any, missing: Any, default_left: Any,
              tree_node_start: Any, tree_edge_start: Any, tree_leaf_start: Any,
              edge_parent: Any, edge_node: Any, edge_left: Any, edge_slot: Any, leaf_edge: Any,
