@@ -7,6 +7,7 @@ from fraudstream_shared.kafka.admin import (
     ensure_topics,
     input_topic,
 )
+from fraudstream_shared.kafka.batches import send_batched
 from fraudstream_shared.kafka.client import (
     connection_options,
     create_admin,
@@ -34,4 +35,5 @@ __all__ = [
     "ensure_topics",
     "input_topic",
     "next_offsets",
+    "send_batched",
 ]
