@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from pydantic import Field
 
 from fraudstream_shared.config import ServiceSettings, load_settings
-from fraudstream_shared.kafka import KafkaWorker, Record, TopicSpec, input_topic
+from fraudstream_shared.kafka import KafkaWorker, Record, TopicSpec, input_topic, send_batched
 from fraudstream_shared.kafka.transactions import PartitionProducers
 from fraudstream_shared.runtime import serve
 
@@ -78,8 +78,9 @@ class NullScorerWorker(KafkaWorker):
 
     async def _send(self, producer: AIOKafkaProducer, records: Sequence[Record]) -> None:
         topic = self.null_settings.null_output_topic
-        futures = [await producer.send(topic, value=r.value, key=r.key) for r in records]
-        await asyncio.gather(*futures)
+        # The same batched send as the scorer's decisions.
+        await asyncio.gather(*await send_batched(producer, topic,
+                                                 [(r.key, r.value) for r in records]))
 
     async def _transaction(self, tp: TopicPartition, records: Sequence[Record]) -> None:
         producer = self.txn_producers.get(tp)
