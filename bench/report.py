@@ -8,7 +8,8 @@ from typing import Any
 
 from bench.stats import from_json_number
 
-SERVICES = ("scorer", "nullscorer", "indexer", "notifier")
+SERVICES = ("scorer", "nullscorer", "indexer", "notifier", "archiver")
+PIPELINE = ("scorer", "indexer", "notifier", "archiver")
 TOOLS = ("generator", "measurer", "kafka", "opensearch")
 
 
@@ -291,12 +292,11 @@ def render_markdown(results: dict[str, Any], png_name: str | None = None) -> str
     if png_name:
         lines += [f"![throughput and latency against offered load]({png_name})", ""]
     lines += targets_lines(results)
-    lines += stepped_lines("The pipeline (scorer → indexer + notifier)",
-                           results.get("pipeline") or [], ("scorer", "indexer", "notifier"),
-                           searchable=True)
+    lines += stepped_lines("The pipeline (scorer → indexer + notifier + archiver)",
+                           results.get("pipeline") or [], PIPELINE, searchable=True)
     if results.get("sustained"):
         lines += stepped_lines("Sustained", [results["sustained"]],
-                               ("scorer", "indexer", "notifier"), searchable=True)
+                               PIPELINE, searchable=True)
     lines += stepped_lines("Null scorer (our Kafka plumbing alone)",
                            results.get("null_scorer") or [], ("nullscorer",), searchable=False)
     lines += kafka_lines(results)

@@ -48,6 +48,7 @@ from bench.procstats import ProcSample, load_average, machine_cpu_seconds, sampl
 from bench.schedule import Schedule, Step
 from bench.services import Service, ServiceError
 from bench.stats import json_number, per_thousand, rate, summarize
+from bench.targets import BUFFERING
 from fraudstream_shared.kafka import create_admin, create_reader
 
 PHASES = ("pipeline", "null", "kafka", "capacity", "micro")
@@ -156,6 +157,15 @@ def notifier_env(names: Names, opts: Options, smtp_port: int) -> dict[str, str]:
             "NOTIFIER_SENT_TOPIC": f"{names.prefix}.notified",
             "KAFKA_CONSUMER_GROUP": names.group("notifier"),
             "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port)}
+
+
+def archiver_env(names: Names, opts: Options, lake: Path) -> dict[str, str]:
+    """Environment of a bench archiver (a local lake in the run's work folder)."""
+    return {"KAFKA_BOOTSTRAP_SERVERS": opts.bootstrap,
+            "KAFKA_TOPIC_PARTITIONS": str(opts.partitions),
+            "DECISIONS_TOPIC": names.decisions, "LABELS_TOPIC": f"{names.prefix}.labels",
+            "KAFKA_CONSUMER_GROUP": names.group("archiver"),
+            "ARCHIVER_DESTINATION": "local", "ARCHIVER_LAKE_DIR": str(lake)}
 
 
 def nullscorer_env(names: Names, opts: Options, *, exactly_once: bool) -> dict[str, str]:
@@ -415,11 +425,16 @@ class Bench:
                               module="indexer").start()
             notifier = Service("notifier-" + phase, notifier_env(names, self.opts, mail.port),
                                self.logs, module="notifier").start()
-            self.services += [indexer, notifier]
+            archiver = Service("archiver-" + phase,
+                               archiver_env(names, self.opts, self.work / f"{phase}-lake"),
+                               self.logs, module="archiver").start()
+            self.services += [indexer, notifier, archiver]
             indexer.wait_ready()
             notifier.wait_ready()
+            archiver.wait_ready()
             watched += [(indexer, names.group("indexer"), names.decisions),
-                        (notifier, names.group("notifier"), names.decisions)]
+                        (notifier, names.group("notifier"), names.decisions),
+                        (archiver, names.group("archiver"), names.decisions)]
         out = self.work / f"{phase}-measure.npz"
         ready = self.work / f"{phase}-measure.ready"
         control = self.work / f"{phase}-measure.control.json"
@@ -794,8 +809,8 @@ class Monitor:
         """The worst group's latest lag, in seconds of the current step's rate."""
         k = max(self.step, 0)
         worst = 0.0
-        for samples in self.lags.values():
-            if samples:
+        for name, samples in self.lags.items():
+            if samples and name not in BUFFERING:
                 worst = max(worst, samples[-1][1] / self.schedule.steps[k].rate)
         return worst
 

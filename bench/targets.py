@@ -75,9 +75,16 @@ def best_sustained(run: dict[str, Any] | None) -> dict[str, Any] | None:
     return max(ok, key=lambda s: float(s["rate"])) if ok else None
 
 
+BUFFERING = frozenset({"archiver"})
+"""Services whose lag is recorded but judged by no target and ends no ladder: the
+archiver holds records until a Parquet file is worth writing (by design, up to
+``ARCHIVER_FLUSH_INTERVAL_S``, a minute by default)."""
+
+
 def max_lag_seconds(step: dict[str, Any]) -> float:
     """The worst service's lag during a step, in seconds of its offered rate."""
-    lags = [float(v["max_seconds"]) for v in (step.get("lag") or {}).values()]
+    lags = [float(v["max_seconds"]) for name, v in (step.get("lag") or {}).items()
+            if name not in BUFFERING]
     return max(lags) if lags else math.nan
 
 

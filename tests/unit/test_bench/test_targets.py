@@ -91,3 +91,16 @@ def test_when_even_the_first_step_saturates_the_capacity_seen_is_reported() -> N
     assert sustained["met"] is False
     assert sustained["measured"] == 160
     assert "first step saturated" in sustained["note"]
+
+
+def test_the_archivers_buffering_lag_is_not_judged() -> None:
+    buffered = step(5000, seconds=600)
+    buffered["lag"]["archiver"] = {"max_messages": 300_000, "max_seconds": 60.0}
+    data = results(pipeline=[stepped(True, [buffered])],
+                   sustained=stepped(True, [buffered]),
+                   capacity=capacity(scorer_per_cpu=20000, indexer_rate=6000, raw_rate=7000))
+
+    assert by_id(evaluate(data))["sustained_5000"]["met"] is True
+
+    buffered["lag"]["indexer"]["max_seconds"] = 1.5
+    assert by_id(evaluate(data))["sustained_5000"]["met"] is False
