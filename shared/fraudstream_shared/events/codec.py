@@ -19,11 +19,23 @@ MAX_VALUE_BYTES = 1024 * 1024
 M = TypeVar("M", bound=BaseModel)
 
 
+HUGE_INTEGER_DIGITS = 309
+"""Digits from which an integer literal may exceed the largest float (about 1.8e308)."""
+
+_BLOCK = (HUGE_INTEGER_DIGITS + 1) // 2
+"""Any run of ``HUGE_INTEGER_DIGITS`` digits covers a whole ``_BLOCK``-aligned block."""
+
+
 def decode(model: type[M], value: bytes | None, max_bytes: int = MAX_VALUE_BYTES) -> M:
     """Parse one message value into ``model`` or raise :class:`PoisonMessageError`.
 
     Reasons: ``empty_value``, ``oversized``, ``invalid_utf8``, ``invalid_json``,
     ``not_an_object``, ``schema_violation``.
+
+    Well-formed values take a fast path (pydantic-core parses and validates the
+    bytes in one step, without building Python dicts first); anything it
+    refuses is decoded again by :func:`decode_checked`, the reference, so bad
+    input gets exactly the reason and detail it always got.
     """
     if value is None or len(value) == 0:
         raise PoisonMessageError("empty_value", "the message has no value")
@@ -31,6 +43,39 @@ def decode(model: type[M], value: bytes | None, max_bytes: int = MAX_VALUE_BYTES
         raise PoisonMessageError(
             "oversized", f"value is {len(value)} bytes, the limit is {max_bytes}"
         )
+    if not may_hold_huge_integer(value):
+        try:
+            return model.model_validate_json(value)
+        except Exception:  # whatever the fast path refuses, the reference path judges
+            pass
+    return decode_checked(model, value)
+
+
+def may_hold_huge_integer(value: bytes) -> bool:
+    """Whether ``value`` may hold a number of :data:`HUGE_INTEGER_DIGITS` digits or more.
+
+    Such values skip the fast path: for an integer beyond the float range
+    pydantic-core yields ``inf`` where ``json.loads`` + validation refuses it,
+    and ``json.loads`` refuses integers of more than 4,300 digits outright.
+    Below that size both parse every number to the same value.
+
+    It looks only at ``_BLOCK``-aligned blocks (a few per kilobyte): any run of
+    ``2 * _BLOCK - 1`` digits covers one whole block, so a huge number is never
+    missed; a shorter run that covers one merely takes the reference path too.
+    """
+    for start in range(0, len(value) - _BLOCK + 1, _BLOCK):
+        if 0x30 <= value[start] <= 0x39 and value[start:start + _BLOCK].isdigit():
+            return True
+    return False
+
+
+def decode_checked(model: type[M], value: bytes) -> M:
+    """The reference decoding: UTF-8, then ``json.loads``, then ``model_validate``.
+
+    Each step raises :class:`PoisonMessageError` with its own reason, so a
+    poison value is named by the first thing wrong with it. (Size checks are
+    :func:`decode`'s.)
+    """
     try:
         text = value.decode("utf-8")
     except UnicodeDecodeError as exc:
