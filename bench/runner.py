@@ -678,6 +678,7 @@ class Bench:
                                      self.logs, module="indexer"))
         assert indexer.port is not None
         at_ready, t_ready = indexer.sample(), time.time()
+        search_ready = self.opensearch_sample()
         deadline = t_ready + 600
         indexed = 0.0
         while time.time() < deadline:
@@ -687,10 +688,13 @@ class Bench:
             await asyncio.sleep(0.1)
         t_done = time.time()
         at_end = indexer.sample()
+        search_cpu = self.opensearch_cpu_since(search_ready)
         indexer.stop()
         seconds = t_done - t_ready
         cpu = (at_end.cpu_seconds - at_ready.cpu_seconds) if at_end and at_ready else math.nan
         return {"indexed": int(indexed), "seconds": round(seconds, 2),
+                "opensearch_cpu_per_1k_docs": json_number(
+                    round(per_thousand(search_cpu, int(indexed)), 3)),
                 "docs_per_s": round(rate(int(indexed), seconds), 1),
                 "cpu_seconds": round(cpu, 2),
                 "cpu_per_1k_docs": json_number(round(per_thousand(cpu, int(indexed)), 3)),
@@ -700,15 +704,33 @@ class Bench:
     async def raw_bulk(self, names: Names, n: int) -> dict[str, Any]:
         """The same decisions as documents, bulk-loaded straight into OpenSearch."""
         out = self.work / "bulkload.json"
+        search_before = self.opensearch_sample()
         loader = self.start(self.bench_process("bulkload", "bench.bulkload", {
             "bootstrap": self.opts.bootstrap, "opensearch_url": self.opts.opensearch_url,
             "topic": names.decisions, "count": n, "index": names.other_index("raw"),
             "batch": 500, "out": str(out)}), ready=False)
         await loader.exited()
+        search_cpu = self.opensearch_cpu_since(search_before)
         if loader.exit_code() != 0:
             return {"error": loader.log_tail()}
         result: dict[str, Any] = read_json(out)
+        # OpenSearch's CPU over the whole loader run (both in-flight settings): what
+        # indexing itself costs the machine, whoever sends the documents.
+        loaded = sum(int(run.get("documents", 0)) for run in result.get("runs", []))
+        result["opensearch_cpu_per_1k_docs"] = json_number(
+            round(per_thousand(search_cpu, loaded), 3))
         return result
+
+    def opensearch_sample(self) -> ProcSample | None:
+        """The OpenSearch server's CPU so far (None when its process is unknown)."""
+        return sample(self.opensearch_pid) if self.opensearch_pid else None
+
+    def opensearch_cpu_since(self, before: ProcSample | None) -> float:
+        """OpenSearch CPU seconds since ``before`` (NaN when unknown)."""
+        after = self.opensearch_sample()
+        if before is None or after is None:
+            return math.nan
+        return after.cpu_seconds - before.cpu_seconds
 
     async def profiled(self, service: Service) -> dict[str, Any]:
         """Start ``service`` on a backlog and sample it with py-spy while it works."""

@@ -70,3 +70,14 @@ def test_the_warm_up_is_reported_apart_from_the_ladder() -> None:
 
     assert "Warm-up before the ladder (not in the table): 5,000 events at 1,000 tx/s" in text
     assert "p99 400 ms" in text
+
+
+def test_opensearchs_own_cost_is_turned_into_cores_at_the_target_rate() -> None:
+    cap = capacity()
+    cap["indexer"]["opensearch_cpu_per_1k_docs"] = 0.31
+    cap["raw_bulk"]["opensearch_cpu_per_1k_docs"] = 0.25
+    text = render_markdown(results(capacity=cap))
+    assert ("OpenSearch's own CPU, seconds per 1,000 documents: 0.31 while the indexer "
+            "drained; 0.25 while the raw loader loaded. At 5,000 documents/s indexing alone "
+            "keeps 1.25 cores busy") in text
+    assert "OpenSearch's own CPU" not in render_markdown(results(capacity=capacity()))
