@@ -9,16 +9,22 @@ the per-customer and per-card state lives with its input partition.
 
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
+from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import numpy as np
+from pydantic import BaseModel
 
 from fraudstream_shared.events import (
+    Contribution,
     FraudDecision,
+    Outcome,
     ProcessedTransaction,
     Transaction,
     TransactionLabel,
@@ -45,6 +51,113 @@ RENAMES = {"cnt": "count", "amt_ratio_30d": "amount_ratio_30d", "amt_z_30d": "am
 TOP_REASONS = 3
 
 
+def view_key(name: str) -> tuple[str | None, str]:
+    """Where feature ``name`` sits in a rule view: ``(entity view or None, key)``.
+
+    ``cust_cnt_1h`` is ``("customer", "count_1h")``; a name without an entity
+    prefix (``tx_amount``) stays flat: ``(None, "tx_amount")``.
+    """
+    prefix, _, rest = name.partition("_")
+    view = ENTITY_VIEWS.get(prefix)
+    if view is None:
+        return None, name
+    for old, new in RENAMES.items():
+        if rest.startswith(old):
+            return view, new + rest[len(old):]
+    return view, rest
+
+
+Picker = Callable[[Sequence[Any]], tuple[Any, ...]]
+
+
+def _picker(indices: Sequence[int]) -> Picker:
+    """The values at ``indices`` as a tuple (``itemgetter`` returns a bare value for one)."""
+    if not indices:
+        return lambda values: ()
+    if len(indices) == 1:
+        only = indices[0]
+        return lambda values: (values[only],)
+    return itemgetter(*indices)
+
+
+@dataclass(frozen=True)
+class ViewPlan:
+    """How a feature vector with fixed names becomes a rule view's variables.
+
+    Worked out once per list of names instead of renaming every feature of every
+    event: the flat names, and per entity view its keys, each with the positions
+    of their values in the vector.
+    """
+
+    flat: tuple[str, ...]
+    pick_flat: Picker
+    views: tuple[tuple[str, tuple[str, ...], Picker], ...]
+
+    @classmethod
+    def of(cls, names: Sequence[str]) -> ViewPlan:
+        """The plan of vectors in ``names`` order."""
+        flat: list[str] = []
+        flat_at: list[int] = []
+        keys: dict[str, list[str]] = {view: [] for view in ENTITY_VIEWS.values()}
+        at: dict[str, list[int]] = {view: [] for view in ENTITY_VIEWS.values()}
+        for i, name in enumerate(names):
+            view, key = view_key(name)
+            if view is None:
+                flat.append(key)
+                flat_at.append(i)
+            else:
+                keys[view].append(key)
+                at[view].append(i)
+        return cls(tuple(flat), _picker(flat_at),
+                   tuple((view, tuple(keys[view]), _picker(at[view]))
+                         for view in ENTITY_VIEWS.values()))
+
+    def view(self, fields: dict[str, Any], values: Sequence[Any],
+             scores: Mapping[str, int]) -> dict[str, Any]:
+        """``fields`` (the event's, a fresh dict: it becomes the view) with ``values`` added.
+
+        ``values`` are in the plan's name order, NaN already replaced by ``None``.
+        Insertion order and "last one wins" are those of assigning the features
+        one by one: flat features after the event fields, then the entity views
+        (which replace any flat variable of the same name), then ``model``.
+        """
+        if self.flat:
+            fields.update(zip(self.flat, self.pick_flat(values), strict=True))
+        for view, keys, pick in self.views:
+            fields[view] = dict(zip(keys, pick(values), strict=True))
+        fields["model"] = dict(scores)
+        return fields
+
+
+_PLANS: dict[tuple[str, ...], ViewPlan] = {}
+_MAX_PLANS = 64
+"""Distinct feature-name lists remembered (the scorer has one; bound it for other callers)."""
+
+
+def _plan(names: tuple[str, ...]) -> ViewPlan:
+    plan = _PLANS.get(names)
+    if plan is None:
+        if len(_PLANS) >= _MAX_PLANS:
+            _PLANS.clear()
+        plan = _PLANS[names] = ViewPlan.of(names)
+    return plan
+
+
+FEATURE_PLAN = ViewPlan.of(FEATURE_NAMES)
+"""The plan of the store's feature vectors (``FEATURE_NAMES`` order)."""
+
+
+def event_fields(tx: Transaction) -> dict[str, Any]:
+    """``tx.model_dump()``, cheaply for a plain :class:`Transaction`.
+
+    Its fields are all scalars (no nested model to dump), so the dump is a copy
+    of the validated values; subclasses (with nested models) are really dumped.
+    """
+    if type(tx) is Transaction:
+        return dict(tx.__dict__)
+    return tx.model_dump()
+
+
 def rule_view(tx: Transaction, features: Mapping[str, float],
               scores: Mapping[str, int]) -> dict[str, Any]:
     """The variables a rule can use: event fields, ``<entity>.<feature>`` and ``model.*``.
@@ -53,23 +166,24 @@ def rule_view(tx: Transaction, features: Mapping[str, float],
     ``scores`` are the model scores by name (``model.fraudstream``, and a remote
     backend's models when one is configured).
     """
-    row: dict[str, Any] = tx.model_dump()
-    nested: dict[str, dict[str, Any]] = {view: {} for view in ENTITY_VIEWS.values()}
-    for name, value in features.items():
-        prefix, _, rest = name.partition("_")
-        view = ENTITY_VIEWS.get(prefix)
-        clean = None if isinstance(value, float) and math.isnan(value) else value
-        if view is None:
-            row[name] = clean
-            continue
-        for old, new in RENAMES.items():
-            if rest.startswith(old):
-                rest = new + rest[len(old):]
-                break
-        nested[view][rest] = clean
-    row.update(nested)
-    row["model"] = dict(scores)
-    return row
+    values = [None if isinstance(v, float) and v != v else v for v in features.values()]
+    return _plan(tuple(features)).view(event_fields(tx), values, scores)
+
+
+def served_views(txs: Sequence[Transaction], clean_rows: Sequence[Sequence[float | None]],
+                 scores: Sequence[Mapping[str, int]]) -> list[dict[str, Any]]:
+    """:func:`rule_view` of each event from its row in ``FEATURE_NAMES`` order.
+
+    ``clean_rows`` are the store's rows through :func:`without_nan`.
+    """
+    view = FEATURE_PLAN.view
+    return [view(event_fields(tx), clean, s)
+            for tx, clean, s in zip(txs, clean_rows, scores, strict=True)]
+
+
+def without_nan(row: Sequence[float]) -> list[float | None]:
+    """The store's row with NaN (unknown) as ``None``; the row holds only floats."""
+    return [None if v != v else v for v in row]
 
 
 class EmbeddedBackend:
@@ -117,8 +231,11 @@ class Engine:
 
     def __init__(self, model: Model, rules: RuleSetLoader, *, lateness_s: float,
                  ttl_s: float, backend: BackendSettings | None = None,
-                 emit_features: bool = False) -> None:
+                 emit_features: bool = False,
+                 clock: Callable[[], datetime] | None = None) -> None:
         self.model = model
+        self.clock: Callable[[], datetime] = clock or _utc_now
+        """Stamps the rules' instant and ``scored_at`` (tests pass a fixed one)."""
         self.rules = rules
         self.embedded = EmbeddedBackend(model)
         self.emit_features = emit_features
@@ -167,34 +284,45 @@ class Engine:
 
     async def decide_batch(self, txs: Sequence[Transaction], store: FeatureStore,
                            started: datetime) -> ScoredBatch:
-        """Decide ``txs`` (one partition, arrival order), updating ``store`` as it goes."""
+        """Decide ``txs`` (one partition, arrival order), updating ``store`` as it goes.
+
+        ``txs`` are validated transactions (as :func:`~fraudstream_shared.events.decode`
+        returns them): their values are copied into the decisions as they are.
+        """
         self.rules.maybe_reload(time.monotonic())
         if not txs:
             return ScoredBatch([])
-        rows = []
+        labels = self.labels
+        rows: list[list[float]] = []
         for tx in txs:
             event = TxEvent.of(tx)
             # The partition's transaction state, merchant risk from every label.
-            features = dict(zip(FEATURE_NAMES, served_row(store, self.labels, event),
-                                strict=True))
+            rows.append(served_row(store, labels, event))
             store.update(event)
-            rows.append(features)
-        matrix = self.model.vectorize(rows)
+        clean = [without_nan(row) for row in rows]
+        named: list[dict[str, float]] | None = None
+        if self.model.feature_names == FEATURE_NAMES:
+            # The rows are already in the model's order: the matrix vectorize() would build.
+            matrix: Any = np.array(rows, dtype=float)
+        else:
+            named = _named(rows)
+            matrix = self.model.vectorize(named)
         scores, contributions = self.model.predict_batch(matrix)
-        remote = await self._remote(txs, rows)
+        if self.remote is not None:
+            remote = await self._remote(txs, named if named is not None else _named(rows))
+        else:
+            remote = [None] * len(txs)
         all_scores = [{PRIMARY_MODEL: s, **(r.model_scores if r else {})}
                       for s, r in zip(scores, remote, strict=True)]
         rule_set = self.rules.current
-        results = evaluate_batch(
-            rule_set,
-            [rule_view(tx, f, s) for tx, f, s in zip(txs, rows, all_scores, strict=True)],
-            datetime.now(UTC))
-        decided = datetime.now(UTC)
+        results = evaluate_batch(rule_set, served_views(txs, clean, all_scores), self.clock())
+        decided = self.clock()
+        emit = self.emit_features
         decisions = [
             self._decision(tx, s, explanation, result, r, rule_set.version, started, decided,
-                           features if self.emit_features else None)
+                           features if emit else None)
             for tx, s, explanation, result, r, features in zip(
-                txs, all_scores, contributions, results, remote, rows, strict=True)
+                txs, all_scores, contributions, results, remote, clean, strict=True)
         ]
         return ScoredBatch(decisions)
 
@@ -210,8 +338,8 @@ class Engine:
     def _decision(self, tx: Transaction, scores: dict[str, int], explanation: list[Any],
                   result: RuleSetResult, remote: BackendResult | None, rules_version: str,
                   started: datetime, decided: datetime,
-                  features: Mapping[str, float] | None = None) -> ProcessedTransaction:
-        reasons = list(result.reasons)
+                  features: Sequence[float | None] | None = None) -> ProcessedTransaction:
+        reasons = result.reasons  # a new list
         outcome = result.outcome
         rule_results = dict(result.rule_results)
         detector_version = rules_version
@@ -228,23 +356,91 @@ class Engine:
                     for c in explanation[:TOP_REASONS] if c.contribution > 0]
         proc_time = _ms(started, tx.event_time)
         ttdf = _ms(decided, tx.event_time)
-        fd = FraudDecision(
-            outcome=outcome,
-            model_scores=scores,
-            rule_results=rule_results,
-            model_version=self.model.version,
-            detector_version=detector_version,
-            reasons=reasons,
-            contributions=explanation,
-            features=None if features is None else {
-                k: None if math.isnan(v) else v for k, v in features.items()},
-            proc_time=proc_time,
-            ttdf=ttdf,
-            scorer_time=round((decided - started).total_seconds() * 1000, 3),
-            frauddetector_time=ttdf - proc_time,
-            scored_at=decided,
-        )
-        return ProcessedTransaction(**tx.model_dump(), fd=fd)
+        # In FraudDecision's field order (the order of the encoded object).
+        fields: dict[str, Any] = {
+            "outcome": outcome,
+            "model_scores": scores,
+            "rule_results": rule_results,
+            "model_version": self.model.version,
+            "detector_version": detector_version,
+            "reasons": reasons,
+            "contributions": list(explanation),
+            "features": None if features is None else dict(zip(FEATURE_NAMES, features,
+                                                                strict=True)),
+            "proc_time": proc_time,
+            "ttdf": ttdf,
+            "scorer_time": round((decided - started).total_seconds() * 1000, 3),
+            "frauddetector_time": ttdf - proc_time,
+            "scored_at": decided,
+        }
+        if remote is None and _already_valid(tx, fields):
+            return assemble(ProcessedTransaction,
+                            {**tx.__dict__, "fd": assemble(FraudDecision, fields)})
+        # A remote backend's values (or anything unexpected) go through validation.
+        return ProcessedTransaction(**tx.model_dump(), fd=FraudDecision(**fields))
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _named(rows: Sequence[Sequence[float]]) -> list[dict[str, float]]:
+    return [dict(zip(FEATURE_NAMES, row, strict=True)) for row in rows]
+
+
+def _already_valid(tx: Transaction, fields: Mapping[str, Any]) -> bool:
+    """Whether validating ``fields`` (and ``tx`` again) would return them unchanged.
+
+    True for what the engine builds from the embedded model and the rules: a
+    validated plain :class:`Transaction` (frozen, and its validators are
+    idempotent), an :class:`Outcome`, ``int`` scores, :class:`Contribution`
+    instances (pydantic does not revalidate instances), float or null features,
+    and an aware UTC ``scored_at`` (which ``parse_utc`` returns as it is). The
+    other fields are built by the engine with the right types (rounded ints and
+    a float, lists of strings and of outcomes).
+    """
+    features = fields["features"]
+    return (type(tx) is Transaction
+            and type(fields["outcome"]) is Outcome
+            and type(fields["model_version"]) is str
+            and type(fields["detector_version"]) is str
+            and fields["scored_at"].tzinfo is UTC
+            and all(type(v) is int for v in fields["model_scores"].values())
+            and all(type(c) is Contribution for c in fields["contributions"])
+            and (features is None
+                 or all(v is None or type(v) is float for v in features.values())))
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def assemble(cls: type[M], values: dict[str, Any]) -> M:
+    """``cls.model_construct(**values)`` for every field, in field order, already valid.
+
+    What ``model_construct`` does for a model without aliases, extras, private
+    attributes or post-init, minus its per-field Python loop (which costs more
+    than validating). ``values`` becomes the instance's ``__dict__``.
+    """
+    if not _plain(cls):
+        return cls.model_construct(**values)
+    model = cls.__new__(cls)
+    _setattr(model, "__dict__", values)
+    _setattr(model, "__pydantic_fields_set__", set(values))
+    _setattr(model, "__pydantic_extra__", None)
+    _setattr(model, "__pydantic_private__", None)
+    return model
+
+
+_setattr = object.__setattr__
+
+
+@cache
+def _plain(cls: type[BaseModel]) -> bool:
+    """Whether :func:`assemble` may skip ``model_construct`` for ``cls``."""
+    return (not cls.__pydantic_root_model__ and not cls.__pydantic_post_init__
+            and not cls.__private_attributes__ and cls.model_config.get("extra") != "allow"
+            and all(field.alias in (None, name) and field.validation_alias in (None, name)
+                    for name, field in cls.model_fields.items()))
 
 
 def _fmt(value: float | None) -> str:
