@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 from opensearchpy import ConnectionError as OpenSearchConnectionError
 from opensearchpy import TransportError
+from opensearchpy.serializer import JSONSerializer
+from pydantic_core import to_json
 
 from fraudstream_shared.retry import backoff_delay
 
@@ -29,6 +31,9 @@ OPERATIONAL_ERROR_TYPES = frozenset({
     "index_closed_exception",
     "index_not_found_exception",
 })
+
+_SERIALIZER = JSONSerializer()
+"""opensearch-py's own encoder: what the client did with every dict it was given."""
 
 _VALUE_PREVIEW = re.compile(r"\s*Preview of field's value: '.*?'(?=\s|$|\.)", re.DOTALL)
 
@@ -53,6 +58,28 @@ def bulk_body(index: str, documents: Sequence[tuple[str, Mapping[str, Any]]]) ->
         body.append({"index": {"_index": index, "_id": doc_id}})
         body.append(source)
     return body
+
+
+def encode_source(source: Mapping[str, Any]) -> bytes:
+    """A document as opensearch-py's client would have encoded it in a bulk body."""
+    text: str = _SERIALIZER.dumps(source)
+    return text.encode("utf-8", "surrogatepass")
+
+
+def bulk_payload(index: str, documents: Sequence[tuple[str, bytes | Mapping[str, Any]]]) -> bytes:
+    """The NDJSON bulk body, ready to send: an ``index`` action then the source, per document.
+
+    Sources already serialised (``bytes``) are used as they are, so building a
+    request costs a join, not a JSON encoding of every document (which is what
+    handing :func:`bulk_body` to the client costs); mappings are encoded as the
+    client would. The action line is the same as ``bulk_body``'s.
+    """
+    action = b'{"index":{"_index":' + to_json(index) + b',"_id":'
+    parts: list[bytes] = []
+    for doc_id, source in documents:
+        parts += (action, to_json(doc_id), b"}}\n",
+                  source if isinstance(source, bytes) else encode_source(source), b"\n")
+    return b"".join(parts)
 
 
 def is_retryable_item(status: int, error_type: str | None) -> bool:

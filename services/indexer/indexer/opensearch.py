@@ -14,7 +14,7 @@ from fraudstream_shared.exceptions import RetryableError
 from fraudstream_shared.logging import log_event
 from fraudstream_shared.metrics import MESSAGES_FAILED
 from indexer.bulk import (
-    bulk_body,
+    bulk_payload,
     classify_bulk_items,
     error_cause,
     is_transient_error,
@@ -25,8 +25,8 @@ from indexer.metrics import BULK_RETRIES, BULK_SECONDS, DOCUMENTS_INDEXED, DOCUM
 
 log = logging.getLogger(__name__)
 
-Document = tuple[str, Mapping[str, Any]]
-"""``(document id, source)``."""
+Document = tuple[str, bytes | Mapping[str, Any]]
+"""``(document id, source)``: the source as JSON bytes (``document_source``) or a mapping."""
 
 
 def template_name(index: str) -> str:
@@ -99,7 +99,7 @@ class BulkIndexer:
             batch = [documents[i] for i in pending]
             started = time.perf_counter()
             try:
-                response = await self.client.bulk(body=bulk_body(self.index, batch))
+                response = await self.client.bulk(body=bulk_payload(self.index, batch))
             except Exception as exc:
                 if not is_transient_error(exc):
                     raise

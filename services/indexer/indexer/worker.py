@@ -23,7 +23,7 @@ from fraudstream_shared.logging import log_event
 from fraudstream_shared.opensearch import create_opensearch_client
 from fraudstream_shared.retry import retry_until
 from indexer.bulk import chunked
-from indexer.document import document_id, to_document
+from indexer.document import document_id, document_source
 from indexer.opensearch import BulkIndexer, Document, ensure_index
 from indexer.settings import IndexerSettings
 
@@ -33,6 +33,19 @@ PING_TIMEOUT_S = 1.0
 """Readiness has a 2 s budget in total, shared with the Kafka check."""
 
 INDEX_REJECTED = "index_rejected"
+
+BULK_IN_FLIGHT = 2
+"""Bulk requests out at once. OpenSearch indexes two requests concurrently (two
+write threads on the one shard), and the next one is built meanwhile."""
+
+POLL_REQUESTS = 1
+"""Bulk requests' worth of records asked of one poll."""
+
+MIN_REQUEST_DOCS = 50
+"""A small poll is not split into requests smaller than this (each costs a round trip)."""
+
+YIELD_EVERY = 64
+"""Decoded records between two turns of the event loop."""
 
 
 class IndexerWorker(KafkaWorker):
@@ -57,7 +70,7 @@ class IndexerWorker(KafkaWorker):
                 input_topic(topic, partitions, replication),
                 dead_letter_spec(topic, partitions, replication),
             ],
-            max_records=settings.indexer_bulk_max_docs,
+            max_records=settings.indexer_bulk_max_docs * POLL_REQUESTS,
             # The poll timeout bounds how long a partial bulk waits for more.
             poll_timeout_ms=settings.indexer_bulk_max_interval_ms,
         )
@@ -115,20 +128,78 @@ class IndexerWorker(KafkaWorker):
         return {"opensearch": self.bulk.last_error}
 
     async def handle_batch(self, records: Sequence[Record]) -> None:
-        """Index the batch; return once every record is indexed or dead-lettered."""
+        """Index the batch; return once every record is indexed or dead-lettered.
+
+        The batch is indexed in :func:`request_sizes` pieces with up to
+        :data:`BULK_IN_FLIGHT` bulk requests out at once, the next piece being
+        decoded while the previous ones are indexed. It returns (and the loop
+        commits the offsets) only after every piece is settled.
+        """
         dead_letter_acks: list[asyncio.Future[object]] = []
-        accepted: list[tuple[Record, Document]] = []
-        for record in records:
+        requests: list[tuple[list[Record], asyncio.Task[list[tuple[int, str]]]]] = []
+        try:
+            for piece in request_pieces(records, self.settings.indexer_bulk_max_docs):
+                accepted, documents = await self._documents(piece, dead_letter_acks)
+                if not documents:
+                    continue
+                await _room_for_one_more([task for _, task in requests])
+                requests.append((accepted, asyncio.create_task(
+                    self.bulk.index_documents(documents))))
+            for accepted, task in requests:
+                for position, error in await task:
+                    failure = PoisonMessageError(INDEX_REJECTED, error)
+                    dead_letter_acks.append(await self.dead_letters.send(accepted[position],
+                                                                         failure))
+        except BaseException:
+            await _cancel([task for _, task in requests])
+            raise
+        # Offsets are committed when this returns: every dead letter must be durable.
+        await asyncio.gather(*dead_letter_acks)
+
+    async def _documents(
+        self, records: Sequence[Record], dead_letter_acks: list[asyncio.Future[object]]
+    ) -> tuple[list[Record], list[Document]]:
+        """Decode ``records`` into bulk documents; dead-letter the undecodable ones."""
+        accepted: list[Record] = []
+        documents: list[Document] = []
+        for count, record in enumerate(records, start=1):
             try:
                 decision = decode(ProcessedTransaction, record.value)
             except PoisonMessageError as exc:
                 dead_letter_acks.append(await self.dead_letters.send(record, exc))
                 continue
-            accepted.append((record, (document_id(decision), to_document(decision))))
-        for chunk in chunked(accepted, self.settings.indexer_bulk_max_docs):
-            rejected = await self.bulk.index_documents([doc for _, doc in chunk])
-            for position, error in rejected:
-                failure = PoisonMessageError(INDEX_REJECTED, error)
-                dead_letter_acks.append(await self.dead_letters.send(chunk[position][0], failure))
-        # Offsets are committed when this returns: every dead letter must be durable.
-        await asyncio.gather(*dead_letter_acks)
+            accepted.append(record)
+            documents.append((document_id(decision), document_source(decision)))
+            if count % YIELD_EVERY == 0:
+                # Let a request created just before this piece reach the socket
+                # (aiohttp needs a few loop turns) instead of waiting for the piece.
+                await asyncio.sleep(0)
+        return accepted, documents
+
+
+def request_pieces(records: Sequence[Record], max_docs: int) -> list[Sequence[Record]]:
+    """Split a polled batch into the record slices sent as one bulk request each.
+
+    A batch of up to ``max_docs`` records (one poll) is split into
+    :data:`BULK_IN_FLIGHT` near-equal pieces so that they are indexed
+    concurrently; no piece has more than ``max_docs`` records.
+    """
+    if not records:
+        return []
+    pieces = max(BULK_IN_FLIGHT, -(-len(records) // max_docs))
+    size = max(MIN_REQUEST_DOCS, -(-len(records) // pieces))
+    return list(chunked(records, min(size, max_docs)))
+
+
+async def _room_for_one_more(tasks: Sequence[asyncio.Task[object]]) -> None:
+    """Wait until fewer than :data:`BULK_IN_FLIGHT` of ``tasks`` are running."""
+    running = {task for task in tasks if not task.done()}
+    while len(running) >= BULK_IN_FLIGHT:
+        _, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+
+
+async def _cancel(tasks: Sequence[asyncio.Task[object]]) -> None:
+    """Cancel the requests still out (the batch failed) and wait for them to end."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
