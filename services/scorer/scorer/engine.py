@@ -10,7 +10,7 @@ the per-customer and per-card state lives with its input partition.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -40,7 +40,7 @@ from scorer.backends.base import most_severe
 from scorer.features import FEATURE_NAMES, FeatureStore, served_row
 from scorer.features.store import TxEvent
 from scorer.model import Model
-from scorer.ruleset import RuleSetLoader, RuleSetResult, evaluate_batch
+from scorer.ruleset import RuleSet, RuleSetLoader, RuleSetResult, evaluate_batch
 
 PRIMARY_MODEL = "fraudstream"
 """The embedded model's key in ``fd.model_scores`` and in rules (``model.fraudstream``)."""
@@ -84,9 +84,9 @@ def _picker(indices: Sequence[int]) -> Picker:
 class ViewPlan:
     """How a feature vector with fixed names becomes a rule view's variables.
 
-    Worked out once per list of names instead of renaming every feature of every
-    event: the flat names, and per entity view its keys, each with the positions
-    of their values in the vector.
+    Worked out once per list of names (and rule set) instead of renaming every
+    feature of every event: the flat names, and per entity view its keys, each
+    with the positions of their values in the vector.
     """
 
     flat: tuple[str, ...]
@@ -94,8 +94,24 @@ class ViewPlan:
     views: tuple[tuple[str, tuple[str, ...], Picker], ...]
 
     @classmethod
-    def of(cls, names: Sequence[str]) -> ViewPlan:
-        """The plan of vectors in ``names`` order."""
+    def of(cls, names: Sequence[str], needed: Collection[str] | None = None) -> ViewPlan:
+        """The plan of vectors in ``names`` order.
+
+        With ``needed`` (a rule set's :attr:`~scorer.ruleset.RuleSet.variables`)
+        only the features those names can reach are placed: ``customer.count_1h``
+        needs the customer view's ``count_1h``, a bare ``customer`` the whole
+        view, ``tx_hour`` (or ``tx_hour.x``) the flat feature. Every view is
+        still there (maybe empty), so each needed name reads what it reads in the
+        full view.
+        """
+        tops: set[str] | None = None  # first segments: flat features are reached by them
+        bare: set[str] = set()  # names read whole (a bare ``customer`` reads the whole view)
+        sub: set[tuple[str, str]] = set()  # (view, key) read by ``view.key[.more]``
+        if needed is not None:
+            split = [name.split(".") for name in needed]
+            tops = {parts[0] for parts in split}
+            bare = {parts[0] for parts in split if len(parts) == 1}
+            sub = {(parts[0], parts[1]) for parts in split if len(parts) > 1}
         flat: list[str] = []
         flat_at: list[int] = []
         keys: dict[str, list[str]] = {view: [] for view in ENTITY_VIEWS.values()}
@@ -103,9 +119,10 @@ class ViewPlan:
         for i, name in enumerate(names):
             view, key = view_key(name)
             if view is None:
-                flat.append(key)
-                flat_at.append(i)
-            else:
+                if tops is None or key in tops:
+                    flat.append(key)
+                    flat_at.append(i)
+            elif tops is None or view in bare or (view, key) in sub:
                 keys[view].append(key)
                 at[view].append(i)
         return cls(tuple(flat), _picker(flat_at),
@@ -128,6 +145,18 @@ class ViewPlan:
         fields["model"] = dict(scores)
         return fields
 
+    def float_view(self, fields: dict[str, Any], row: Sequence[float],
+                   scores: Mapping[str, int]) -> dict[str, Any]:
+        """:meth:`view` of a row of floats with NaN in it: only the placed values are cleaned."""
+        if self.flat:
+            fields.update(zip(self.flat, [None if v != v else v for v in self.pick_flat(row)],
+                              strict=True))
+        for view, keys, pick in self.views:
+            fields[view] = dict(zip(keys, [None if v != v else v for v in pick(row)],
+                                    strict=True)) if keys else {}
+        fields["model"] = dict(scores)
+        return fields
+
 
 _PLANS: dict[tuple[str, ...], ViewPlan] = {}
 _MAX_PLANS = 64
@@ -141,10 +170,6 @@ def _plan(names: tuple[str, ...]) -> ViewPlan:
             _PLANS.clear()
         plan = _PLANS[names] = ViewPlan.of(names)
     return plan
-
-
-FEATURE_PLAN = ViewPlan.of(FEATURE_NAMES)
-"""The plan of the store's feature vectors (``FEATURE_NAMES`` order)."""
 
 
 def event_fields(tx: Transaction) -> dict[str, Any]:
@@ -170,15 +195,15 @@ def rule_view(tx: Transaction, features: Mapping[str, float],
     return _plan(tuple(features)).view(event_fields(tx), values, scores)
 
 
-def served_views(txs: Sequence[Transaction], clean_rows: Sequence[Sequence[float | None]],
+def served_views(plan: ViewPlan, txs: Sequence[Transaction], rows: Sequence[Sequence[float]],
                  scores: Sequence[Mapping[str, int]]) -> list[dict[str, Any]]:
-    """:func:`rule_view` of each event from its row in ``FEATURE_NAMES`` order.
+    """The rule views of the store's rows (floats in the plan's order) by ``plan``.
 
-    ``clean_rows`` are the store's rows through :func:`without_nan`.
+    With the plan of the rule set's variables, evaluating these views is
+    evaluating :func:`rule_view`'s full ones.
     """
-    view = FEATURE_PLAN.view
-    return [view(event_fields(tx), clean, s)
-            for tx, clean, s in zip(txs, clean_rows, scores, strict=True)]
+    view = plan.float_view
+    return [view(event_fields(tx), row, s) for tx, row, s in zip(txs, rows, scores, strict=True)]
 
 
 def without_nan(row: Sequence[float]) -> list[float | None]:
@@ -246,6 +271,7 @@ class Engine:
         self._lateness_s = lateness_s
         self._ttl_s = ttl_s
         self.labels = FeatureStore(lateness_s=lateness_s, ttl_s=ttl_s)
+        self._plan: tuple[RuleSet, ViewPlan] | None = None
 
     @classmethod
     def from_settings(cls, settings: Any) -> Engine:
@@ -299,7 +325,6 @@ class Engine:
             # The partition's transaction state, merchant risk from every label.
             rows.append(served_row(store, labels, event))
             store.update(event)
-        clean = [without_nan(row) for row in rows]
         named: list[dict[str, float]] | None = None
         if self.model.feature_names == FEATURE_NAMES:
             # The rows are already in the model's order: the matrix vectorize() would build.
@@ -315,16 +340,25 @@ class Engine:
         all_scores = [{PRIMARY_MODEL: s, **(r.model_scores if r else {})}
                       for s, r in zip(scores, remote, strict=True)]
         rule_set = self.rules.current
-        results = evaluate_batch(rule_set, served_views(txs, clean, all_scores), self.clock())
+        views = served_views(self._view_plan(rule_set), txs, rows, all_scores)
+        results = evaluate_batch(rule_set, views, self.clock())
         decided = self.clock()
-        emit = self.emit_features
+        emitted = ([without_nan(row) for row in rows] if self.emit_features
+                   else [None] * len(rows))
         decisions = [
             self._decision(tx, s, explanation, result, r, rule_set.version, started, decided,
-                           features if emit else None)
+                           features)
             for tx, s, explanation, result, r, features in zip(
-                txs, all_scores, contributions, results, remote, clean, strict=True)
+                txs, all_scores, contributions, results, remote, emitted, strict=True)
         ]
         return ScoredBatch(decisions)
+
+    def _view_plan(self, rule_set: RuleSet) -> ViewPlan:
+        """The view plan of the variables ``rule_set`` reads (redone when the rules reload)."""
+        cached = self._plan
+        if cached is None or cached[0] is not rule_set:
+            cached = self._plan = (rule_set, ViewPlan.of(FEATURE_NAMES, rule_set.variables))
+        return cached[1]
 
     async def _remote(self, txs: Sequence[Transaction], rows: Sequence[Mapping[str, float]]
                       ) -> list[BackendResult | None]:

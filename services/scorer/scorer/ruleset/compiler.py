@@ -133,6 +133,26 @@ def variable_getter(name: str) -> Evaluator:
     return get_dotted
 
 
+def names_in(node: Node) -> frozenset[str]:
+    """Every name in a tree: the variables it reads (and the lists ``in`` refers to)."""
+    match node:
+        case Name(name=name):
+            return frozenset((name,))
+        case Literal():
+            return frozenset()
+        case ListLiteral(items=items) | Call(args=items):
+            return frozenset().union(*(names_in(item) for item in items))
+        case Negate(operand=operand) | Not(operand=operand):
+            return names_in(operand)
+        case Membership(item=left, collection=right):
+            return names_in(left) | names_in(right)
+        case Arithmetic(left=left, right=right) | Compare(left=left, right=right):
+            return names_in(left) | names_in(right)
+        case And(left=left, right=right) | Or(left=left, right=right):
+            return names_in(left) | names_in(right)
+    raise AssertionError(f"unhandled node {type(node).__name__}")  # pragma: no cover
+
+
 def check_name(text: str) -> str:
     """``text`` if it is one (dotted) variable name, else :class:`RuleSetError`."""
     tokens = tokenize(text)

@@ -9,8 +9,8 @@ from datetime import datetime
 from enum import StrEnum
 
 from fraudstream_shared.events import Outcome
-from scorer.ruleset.compiler import CompiledExpression, Evaluator
-from scorer.ruleset.template import Template
+from scorer.ruleset.compiler import CompiledExpression, Evaluator, names_in
+from scorer.ruleset.template import Template, placeholders
 from scorer.ruleset.values import membership_key
 
 SEVERITY: Mapping[Outcome, int] = {Outcome.APPROVE: 0, Outcome.REVIEW: 1, Outcome.BLOCK: 2}
@@ -105,6 +105,12 @@ class RuleSet:
     active_rules: tuple[Rule, ...] = dataclasses.field(init=False, repr=False, compare=False)
     block_lists: tuple[NamedList, ...] = dataclasses.field(init=False, repr=False, compare=False)
     allow_lists: tuple[NamedList, ...] = dataclasses.field(init=False, repr=False, compare=False)
+    variables: frozenset[str] = dataclasses.field(init=False, repr=False, compare=False)
+    """Every name the set can read from an event (conditions, reasons, list fields).
+
+    A superset: disabled rules and the names of lists count too. A row that has
+    these variables as the full row has them evaluates exactly like it.
+    """
 
     def __post_init__(self) -> None:
         # Precomputed once so evaluation does not filter on every event.
@@ -113,6 +119,10 @@ class RuleSet:
                            tuple(x for x in self.lists if x.kind is ListKind.BLOCK))
         object.__setattr__(self, "allow_lists",
                            tuple(x for x in self.lists if x.kind is ListKind.ALLOW))
+        names: set[str] = {named.field for named in self.lists}
+        for rule in self.rules:
+            names |= names_in(rule.condition.tree) | placeholders(rule.reason)
+        object.__setattr__(self, "variables", frozenset(names))
 
     def rule(self, rule_id: str) -> Rule:
         """The rule with id ``rule_id`` (``KeyError`` if there is none)."""

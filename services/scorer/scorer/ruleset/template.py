@@ -17,9 +17,9 @@ from scorer.ruleset.values import format_value
 Template = Callable[[Row, datetime], str]
 
 
-def compile_template(text: str) -> Template:
-    """Compile ``text``; raises :class:`RuleSetError` (with the column) when malformed."""
-    parts: list[str | Evaluator] = []
+def _parse(text: str) -> list[tuple[bool, str]]:
+    """``(is_placeholder, text)`` parts; raises :class:`RuleSetError` when malformed."""
+    parts: list[tuple[bool, str]] = []
     literal: list[str] = []
     i, n = 0, len(text)
     while i < n:
@@ -40,15 +40,27 @@ def compile_template(text: str) -> Template:
                 raise error_at(text, i, f"reason placeholder {{{name}}} is not a variable "
                                       f"name") from None
             if literal:
-                parts.append("".join(literal))
+                parts.append((False, "".join(literal)))
                 literal = []
-            parts.append(variable_getter(name))
+            parts.append((True, name))
             i = end + 1
         else:
             literal.append(ch)
             i += 1
     if literal:
-        parts.append("".join(literal))
+        parts.append((False, "".join(literal)))
+    return parts
+
+
+def placeholders(text: str) -> frozenset[str]:
+    """The variable names a reason template reads."""
+    return frozenset(name for is_name, name in _parse(text) if is_name)
+
+
+def compile_template(text: str) -> Template:
+    """Compile ``text``; raises :class:`RuleSetError` (with the column) when malformed."""
+    parts: list[str | Evaluator] = [variable_getter(part) if is_name else part
+                                    for is_name, part in _parse(text)]
     if all(isinstance(part, str) for part in parts):
         fixed = "".join(part for part in parts if isinstance(part, str))
         return lambda row, now: fixed
@@ -58,4 +70,3 @@ def compile_template(text: str) -> Template:
         return "".join(part if isinstance(part, str) else format_value(part(row, now))
                        for part in frozen)
     return render
-

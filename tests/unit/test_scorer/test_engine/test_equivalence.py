@@ -27,10 +27,11 @@ from fraudstream_shared.events import (
     encode,
 )
 from producer.simulation import SimulationConfig, Simulator
-from scorer.engine import PRIMARY_MODEL, Engine, rule_view
-from scorer.features import FEATURE_NAMES
+from scorer.engine import PRIMARY_MODEL, Engine, ViewPlan, event_fields, rule_view
+from scorer.features import FEATURE_NAMES, TxEvent
 from scorer.model import Model
 from scorer.ruleset import RuleSetLoader
+from scorer.ruleset.compiler import variable_getter
 from scorer.settings import PACKAGE_DATA
 from tests.support.factories import original_sample_transaction
 from tests.unit.test_scorer.test_engine import reference
@@ -70,6 +71,10 @@ rules:
     expression: model.fraudstream >= 500 and product_category in ['shopping_net', 'misc_net']
     outcome: block
     reason: "{{model.fraudstream}} {{event_time}} {{transaction_amt}}"
+  - id: bare
+    expression: not is_null(card) and tx_amount > 0 and email_address not in blocked
+    outcome: approve
+    reason: "{{customer}} {{model}} {{merchant.fraud_rate_30d.x}} {{tx_amount.y}} {{ip}}"
 lists:
   - name: blocked
     kind: block
@@ -215,3 +220,49 @@ def _same_nan(value: Any) -> Any:
     if isinstance(value, float) and math.isnan(value):
         return "NaN"
     return value
+
+
+_SEGMENTS = st.sampled_from(["customer", "card", "merchant", "ip", "model", "tx_hour", "tx_amount",
+                             "count_1h", "amount_ratio_30d", "fraud_rate_7d", "cnt_1h",
+                             "email_address", "event_time", "fraudstream", "x", "labels_30d"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(needed=st.sets(st.lists(_SEGMENTS, min_size=1, max_size=3).map(".".join), max_size=8),
+       picks=st.lists(st.integers(0, 10_000), min_size=3, max_size=3))
+def test_a_view_of_the_needed_variables_reads_as_the_full_view(
+        needed: set[str], picks: list[int]) -> None:
+    store_rows = _rows()
+    full_plan, plan = ViewPlan.of(FEATURE_NAMES), ViewPlan.of(FEATURE_NAMES, needed)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    for pick in picks:
+        tx, row = store_rows[pick % len(store_rows)]
+        scores = {PRIMARY_MODEL: pick}
+        full = full_plan.float_view(event_fields(tx), row, scores)
+        assert full == reference.rule_view(tx, dict(zip(FEATURE_NAMES, row, strict=True)), scores)
+        small = plan.float_view(event_fields(tx), row, scores)
+        for name in needed:
+            get = variable_getter(name)
+            assert get(small, epoch) == get(full, epoch)
+
+
+_ROWS: list[tuple[Transaction, list[float]]] = []
+
+
+def _rows() -> list[tuple[Transaction, list[float]]]:
+    """Store rows of 300 simulated transactions (every kind of value, NaN included)."""
+    if not _ROWS:
+        engine_store = Engine(Model.load(), RuleSetLoader(DEFAULT_RULES), lateness_s=3600,
+                              ttl_s=86400).new_store()
+        for tx in simulated(300, seed=9)[0]:
+            _ROWS.append((tx, engine_store.row(TxEvent.of(tx))))
+            engine_store.update(tx)
+    return _ROWS
+
+
+def test_the_store_rows_hold_only_floats_and_views_have_no_clashing_keys() -> None:
+    assert all(type(v) is float for _, row in _rows() for v in row)
+    plan = ViewPlan.of(FEATURE_NAMES)
+    assert all(len(set(keys)) == len(keys) for _, keys, _ in plan.views)
+    assert not set(plan.flat) & ({"model", *(view for view, _, _ in plan.views)}
+                                 | set(Transaction.model_fields))

@@ -432,3 +432,22 @@ def test_a_rule_set_is_immutable_and_identified_by_its_content() -> None:
     assert rule_set(lists="").digest != first.digest
     with pytest.raises(AttributeError):
         first.version = "v2"  # type: ignore[misc]
+
+
+def test_variables_are_every_name_a_condition_reason_or_list_reads() -> None:
+    rules = """
+  - id: every_node
+    expression: >-
+      -a.b + c * 2 > d / e and not (f in [1, 'x'] or g not in trusted)
+      and matches(lower(h), 'x') and abs(i) < len(j) and is_null(k.l.m)
+    outcome: review
+    reason: "{n.o} {{literal}} {p}"
+  - id: disabled_one
+    expression: q == 1
+    outcome: block
+    reason: "{r}"
+    enabled: false
+"""
+    assert rule_set(rules=rules).variables == {
+        "a.b", "c", "d", "e", "f", "g", "trusted", "h", "i", "j", "k.l.m", "n.o", "p", "q", "r",
+        "email_address", "customer.id"}
