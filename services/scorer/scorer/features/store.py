@@ -364,15 +364,10 @@ def _remember(seen: dict[int, float], value: int, t: float, cap: int) -> None:
 def _entity_features(state: FeatureState | None, t: float, amount: float) -> list[float]:
     if state is None:
         return [0.0, 0.0, NAN] * len(AMOUNT_WINDOWS) + [NAN, NAN, NAN]
-    out: list[float] = []
-    count, total, squares = state.minute.window(0, state.minute.key(t))
-    out += [count, total, total / count if count else NAN]
-    hour = state.hour
-    at = hour.key(t)
-    for i in range(3):
-        count, total, squares = hour.window(i, at)
-        out += [count, total, total / count if count else NAN]
-    # count/total/squares are now the 30-day window's.
+    minute, hour = state.minute, state.hour
+    c1h, s1h, _ = minute.window(0, int(t // minute.width))
+    c24, s24, _, c7d, s7d, _, count, total, squares = hour.windows(int(t // hour.width))
+    # count/total/squares are the 30-day window's.
     since = t - state.last_time if state.last_time > -math.inf else NAN
     if since == since:  # not NaN
         since = max(0.0, since)
@@ -383,7 +378,9 @@ def _entity_features(state: FeatureState | None, t: float, amount: float) -> lis
         if count >= 2:
             variance = max(0.0, squares / count - mean * mean)
             z = (amount - mean) / max(math.sqrt(variance), MIN_STD)
-    return [*out, since, ratio, z]
+    return [c1h, s1h, s1h / c1h if c1h else NAN, c24, s24, s24 / c24 if c24 else NAN,
+            c7d, s7d, s7d / c7d if c7d else NAN, count, total, total / count if count else NAN,
+            since, ratio, z]
 
 
 def _customer_history(cust: list[float], amount: float) -> list[float]:
