@@ -31,6 +31,7 @@ from fraudstream_shared.kafka import (
     create_reader,
     dead_letter_spec,
     input_topic,
+    send_batched,
 )
 from fraudstream_shared.kafka.transactions import PartitionProducers, rewind_to_committed
 from fraudstream_shared.logging import log_event
@@ -271,17 +272,17 @@ class ScorerWorker(KafkaWorker):
     async def _send_all(self, producer: AIOKafkaProducer, tp: TopicPartition,
                         scored: ScoredBatch, poison: list[tuple[Record, PoisonMessageError]],
                         changelog: bool) -> list[asyncio.Future[object]]:
-        topic = self.scorer_settings.decisions_topic
-        futures: list[asyncio.Future[object]] = []
-        for decision in scored.decisions:
-            futures.append(await producer.send(
-                topic, value=encode(decision), key=encode_key(decision.entity_id)))
+        # One record batch per output partition rather than a send() per record:
+        # a third of the CPU, the same partitions, and inside the transaction alike.
+        futures = await send_batched(
+            producer, self.scorer_settings.decisions_topic,
+            [(encode_key(d.entity_id), encode(d)) for d in scored.decisions])
         for record, error in poison:
             futures.append(await self.dead_letters.send(record, error, producer=producer))
         if changelog:
-            for key, value in self._state(tp).changelog_records():
-                futures.append(await producer.send(
-                    self.changelog, key=key, value=value, partition=tp.partition))
+            futures += await send_batched(producer, self.changelog,
+                                          self._state(tp).changelog_records(),
+                                          partition=tp.partition)
         return futures
 
     async def _transaction(self, tp: TopicPartition, records: Sequence[Record]) -> None:
