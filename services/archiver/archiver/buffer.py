@@ -17,9 +17,13 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from operator import itemgetter
+from typing import TYPE_CHECKING
 
 from archiver.layout import OffsetRange, file_name, partition_path
+
+if TYPE_CHECKING:
+    from archiver.schema import Row
 
 
 @dataclass(frozen=True)
@@ -43,10 +47,14 @@ class PartitionBuffer:
     records: int = 0
     raw_bytes: int = 0
     opened_at: float = 0.0
-    rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    rows: dict[tuple[int, int, int, int], list[Row]] = field(default_factory=dict)
+    """Rows by the (year, month, day, hour) of their moment: the lake partition, unformatted."""
+    _hours: dict[tuple[int, int, int, int], datetime] = field(
+        default_factory=dict, init=False, repr=False)
+    """One moment of each hour in ``rows``, to name its folder at flush time."""
 
     def add(self, offset: int, size: int, now: float,
-            row: dict[str, Any] | None = None, moment: datetime | None = None) -> None:
+            row: Row | None = None, moment: datetime | None = None) -> None:
         """Take one record; ``row`` is ``None`` for a record that was dead-lettered
         (its offset still counts, so that committing moves past it)."""
         if self.first is None:
@@ -55,7 +63,13 @@ class PartitionBuffer:
         self.records += 1
         self.raw_bytes += size
         if row is not None and moment is not None:
-            self.rows.setdefault(partition_path(self.table, moment), []).append(row)
+            # The hour's folder name is formatted once per flush, not once per row.
+            hour = (moment.year, moment.month, moment.day, moment.hour)
+            rows = self.rows.get(hour)
+            if rows is None:
+                rows = self.rows[hour] = []
+                self._hours[hour] = moment
+            rows.append(row)
 
     @property
     def empty(self) -> bool:
@@ -86,10 +100,12 @@ class PartitionBuffer:
             raise ValueError("an empty buffer has no offset range")
         return OffsetRange(self.topic, self.partition, self.first, self.last)
 
-    def files(self) -> list[tuple[str, list[dict[str, Any]]]]:
+    def files(self) -> list[tuple[str, list[Row]]]:
         """(key, rows) of every file of this flush, in key order."""
         name = file_name(self.source)
-        return [(f"{path}/{name}", rows) for path, rows in sorted(self.rows.items())]
+        files = [(f"{partition_path(self.table, self._hours[hour])}/{name}", rows)
+                 for hour, rows in self.rows.items()]
+        return sorted(files, key=itemgetter(0))
 
     def commit_offset(self) -> int:
         """The offset to commit once the files are durable: one past the last record."""
@@ -102,6 +118,7 @@ class PartitionBuffer:
         self.first = self.last = None
         self.records = self.raw_bytes = 0
         self.rows = {}
+        self._hours = {}
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,18 @@ columns (``glue_columns`` produces them).
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import pyarrow as pa
 
-from fraudstream_shared.events import Outcome, ProcessedTransaction, TransactionLabel
+from fraudstream_shared.events import (
+    FraudDecision,
+    Outcome,
+    ProcessedTransaction,
+    TransactionLabel,
+)
 from fraudstream_shared.exceptions import PoisonMessageError
 
 TIMESTAMP = pa.timestamp("us")
@@ -89,13 +95,6 @@ PARTITION_KEYS = ("dt", "hour")
 """Hive-style partition folders ``dt=YYYY-MM-DD/hour=HH`` (not stored in the files)."""
 
 
-def naive_utc(moment: datetime) -> datetime:
-    """``moment`` in UTC without a zone (how the lake stores every timestamp)."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return moment.replace(tzinfo=None)
-
-
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
 ARCHIVE_REJECTED = "archive_rejected"
@@ -113,64 +112,107 @@ def _check_ints(values: dict[str, int], limit: int, type_name: str) -> None:
             raise PoisonMessageError(ARCHIVE_REJECTED, f"{name}={value} does not fit {type_name}")
 
 
-def _source(topic: str, partition: int, offset: int, archived_at: datetime) -> dict[str, Any]:
-    return {"kafka_topic": topic, "kafka_partition": partition, "kafka_offset": offset,
-            "archived_at": naive_utc(archived_at)}
+Row = tuple[Any, ...]
+"""One row: the values of a table's columns, in the schema's order."""
+
+TRANSACTION_COLUMNS = tuple(name for name in DECISIONS.names
+                            if name in ProcessedTransaction.model_fields)
+"""The ``decisions`` columns that are the transaction's own fields, copied as they are."""
+
+FD_COLUMNS = ("outcome", "model_name", "model_score", "model_scores", "matched_rules",
+              "blocking_rules", "reasons", "top_feature", "model_version", "detector_version",
+              "proc_time_ms", "ttdf_ms", "scorer_time_ms", "frauddetector_time_ms", "scored_at")
+"""The ``decisions`` columns made from ``fd``, in the order :func:`decision_row` yields them."""
+
+SOURCE_COLUMNS = tuple(field.name for field in SOURCE_FIELDS)
+LABEL_COLUMNS = tuple(name for name in LABELS.names if name not in SOURCE_COLUMNS)
+
+# attrgetter reads all the fields in one C call: the row of a record costs no dict.
+_transaction_values = attrgetter(*TRANSACTION_COLUMNS)
+_label_values = attrgetter(*LABEL_COLUMNS)
+
+_INT32_MIN, _INT64_MIN = -INT32_MAX - 1, -INT64_MAX - 1
+_BLOCK = Outcome.BLOCK
+
+
+def _check_decision_ints(decision: ProcessedTransaction, fd: FraudDecision) -> None:
+    """Raise like the per-field checks when an integer does not fit its column.
+
+    The common case (everything fits) is one chain of comparisons; only a
+    record that fails is checked field by field, for the field's name.
+    """
+    scores = fd.model_scores.values()
+    if (_INT32_MIN <= decision.schema_version <= INT32_MAX
+            and all(_INT32_MIN <= score <= INT32_MAX for score in scores)
+            and _INT64_MIN <= fd.proc_time <= INT64_MAX and _INT64_MIN <= fd.ttdf <= INT64_MAX
+            and _INT64_MIN <= fd.frauddetector_time <= INT64_MAX):
+        return
+    _check_ints({f"fd.model_scores.{k}": v for k, v in fd.model_scores.items()}
+                | {"schema_version": decision.schema_version}, INT32_MAX, "int32")
+    _check_ints({"fd.proc_time": fd.proc_time, "fd.ttdf": fd.ttdf,
+                 "fd.frauddetector_time": fd.frauddetector_time}, INT64_MAX, "int64")
 
 
 def decision_row(decision: ProcessedTransaction, *, topic: str, partition: int, offset: int,
-                 archived_at: datetime) -> dict[str, Any]:
+                 archived_at: datetime) -> Row:
     """A ``decisions`` row: the transaction's fields and ``fd`` flattened into columns.
 
     ``model_name``/``model_score`` are the highest of ``fd.model_scores`` (the
     score that drove the decision when several models answered); the full map
     stays in ``model_scores``. ``matched_rules`` are the rule ids that matched
     (non-empty outcome list), ``blocking_rules`` those that asked for ``block``.
+    Timestamps stay as they are (aware, UTC): Arrow stores an aware
+    ``datetime`` in a zone-less column as its UTC wall time.
     Raises :class:`PoisonMessageError` for an integer the columns cannot hold.
     """
     fd = decision.fd
-    _check_ints({f"fd.model_scores.{k}": v for k, v in fd.model_scores.items()}
-                | {"schema_version": decision.schema_version}, INT32_MAX, "int32")
-    _check_ints({"fd.proc_time": fd.proc_time, "fd.ttdf": fd.ttdf,
-                 "fd.frauddetector_time": fd.frauddetector_time}, INT64_MAX, "int64")
-    row = decision.model_dump(exclude={"fd"})
-    row["event_time"] = naive_utc(decision.event_time)
-    best = max(fd.model_scores.items(), key=lambda item: item[1], default=None)
-    row.update(
-        outcome=fd.outcome.value,
-        model_name=best[0] if best else None,
-        model_score=best[1] if best else None,
-        model_scores=sorted(fd.model_scores.items()),
-        matched_rules=sorted(rule for rule, outs in fd.rule_results.items() if outs),
-        blocking_rules=sorted(rule for rule, outs in fd.rule_results.items()
-                              if Outcome.BLOCK in outs),
-        reasons=list(fd.reasons),
-        top_feature=fd.contributions[0].feature if fd.contributions else None,
-        model_version=fd.model_version,
-        detector_version=fd.detector_version,
-        proc_time_ms=fd.proc_time,
-        ttdf_ms=fd.ttdf,
-        scorer_time_ms=fd.scorer_time,
-        frauddetector_time_ms=fd.frauddetector_time,
-        scored_at=naive_utc(fd.scored_at),
-    )
-    row.update(_source(topic, partition, offset, archived_at))
-    return row
+    _check_decision_ints(decision, fd)
+    scores = fd.model_scores
+    if len(scores) == 1:  # the usual single model: no max() over one item
+        best: tuple[str, int] | None = next(iter(scores.items()))
+    else:
+        best = max(scores.items(), key=itemgetter(1), default=None)
+    results = fd.rule_results.items()
+    contributions = fd.contributions
+    return (*_transaction_values(decision),
+            fd.outcome.value,
+            best[0] if best else None,
+            best[1] if best else None,
+            sorted(scores.items()),
+            sorted([rule for rule, outs in results if outs]),
+            sorted([rule for rule, outs in results if _BLOCK in outs]),
+            fd.reasons,
+            contributions[0].feature if contributions else None,
+            fd.model_version,
+            fd.detector_version,
+            fd.proc_time,
+            fd.ttdf,
+            fd.scorer_time,
+            fd.frauddetector_time,
+            fd.scored_at,
+            topic, partition, offset, archived_at)
 
 
 def label_row(label: TransactionLabel, *, topic: str, partition: int, offset: int,
-              archived_at: datetime) -> dict[str, Any]:
+              archived_at: datetime) -> Row:
     """A ``labels`` row."""
-    _check_ints({"schema_version": label.schema_version}, INT32_MAX, "int32")
-    row = label.model_dump()
-    row["labelled_at"] = naive_utc(label.labelled_at)
-    row.update(_source(topic, partition, offset, archived_at))
-    return row
+    if not _INT32_MIN <= label.schema_version <= INT32_MAX:
+        _check_ints({"schema_version": label.schema_version}, INT32_MAX, "int32")
+    return (*_label_values(label), topic, partition, offset, archived_at)
 
 
-def to_table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
-    """Rows as an Arrow table of exactly ``schema`` (unknown keys are ignored)."""
-    return pa.Table.from_pylist(rows, schema=schema)
+def to_table(rows: list[Row], schema: pa.Schema) -> pa.Table:
+    """Rows as an Arrow table of exactly ``schema``, built column by column.
+
+    One ``pa.array`` per column converts all its values in C++, where a
+    table built from per-row dicts would look every value up by name first.
+    """
+    if not rows:
+        return schema.empty_table()
+    columns = zip(*rows, strict=True)
+    return pa.Table.from_arrays(
+        [pa.array(values, type=field.type) for field, values in zip(schema, columns, strict=True)],
+        schema=schema)
 
 
 GLUE_TYPES = {

@@ -10,7 +10,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -30,7 +30,7 @@ from archiver.metrics import (
     ROWS_ARCHIVED,
     WRITE_RETRIES,
 )
-from archiver.schema import TABLES, decision_row, label_row, to_table
+from archiver.schema import TABLES, Row, decision_row, label_row, to_table
 from archiver.settings import ArchiverSettings
 from archiver.store import LakeStore, create_store
 from fraudstream_shared.events import ProcessedTransaction, TransactionLabel, decode
@@ -125,8 +125,7 @@ class ArchiverWorker(KafkaWorker):
 
     # -- records in ---------------------------------------------------------------
 
-    def _row(self, record: Record, archived_at: datetime
-             ) -> tuple[dict[str, Any], datetime]:
+    def _row(self, record: Record, archived_at: datetime) -> tuple[Row, datetime]:
         """The row of a record and the timestamp that picks its lake partition."""
         where = {"topic": record.topic, "partition": record.partition, "offset": record.offset,
                  "archived_at": archived_at}

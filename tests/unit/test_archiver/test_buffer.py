@@ -16,9 +16,9 @@ NOON = datetime(2026, 5, 1, 12, 30, tzinfo=UTC)
 
 def test_rows_go_to_the_hour_of_their_own_time_late_ones_included() -> None:
     buffer = PartitionBuffer("decisions-topic", 2, "decisions")
-    buffer.add(40, 10, now=0.0, row={"n": 1}, moment=NOON)
-    buffer.add(41, 10, now=0.1, row={"n": 2}, moment=NOON - timedelta(hours=3))  # late
-    buffer.add(42, 10, now=0.2, row={"n": 3}, moment=NOON + timedelta(minutes=5))
+    buffer.add(40, 10, now=0.0, row=(1,), moment=NOON)
+    buffer.add(41, 10, now=0.1, row=(2,), moment=NOON - timedelta(hours=3))  # late
+    buffer.add(42, 10, now=0.2, row=(3,), moment=NOON + timedelta(minutes=5))
     files = buffer.files()
     assert [key.rsplit("/", 1)[0] for key, _ in files] == [
         "decisions/dt=2026-05-01/hour=09", "decisions/dt=2026-05-01/hour=12"]
@@ -42,23 +42,23 @@ def test_dead_lettered_records_move_the_offset_but_write_nothing() -> None:
 def test_a_buffer_is_due_by_records_bytes_or_age_and_never_when_empty() -> None:
     buffer = PartitionBuffer("t", 0, "decisions")
     assert buffer.due(1e9, LIMITS) is None
-    buffer.add(0, 10, now=100.0, row={}, moment=NOON)
+    buffer.add(0, 10, now=100.0, row=(), moment=NOON)
     assert buffer.due(105.0, LIMITS) is None
     assert buffer.due(110.0, LIMITS) == "age"
     for offset in range(1, 5):
-        buffer.add(offset, 10, now=101.0, row={}, moment=NOON)
+        buffer.add(offset, 10, now=101.0, row=(), moment=NOON)
     assert buffer.due(101.0, LIMITS) == "rows"
     big = PartitionBuffer("t", 0, "decisions")
-    big.add(0, 1000, now=0.0, row={}, moment=NOON)
+    big.add(0, 1000, now=0.0, row=(), moment=NOON)
     assert big.due(0.0, LIMITS) == "bytes"
 
 
 def test_age_counts_from_the_first_record_after_a_flush() -> None:
     buffer = PartitionBuffer("t", 0, "decisions")
-    buffer.add(0, 1, now=0.0, row={}, moment=NOON)
+    buffer.add(0, 1, now=0.0, row=(), moment=NOON)
     buffer.clear()
     assert buffer.empty
-    buffer.add(1, 1, now=50.0, row={}, moment=NOON)
+    buffer.add(1, 1, now=50.0, row=(), moment=NOON)
     assert buffer.due(55.0, LIMITS) is None
     assert buffer.source == OffsetRange("t", 0, 1, 1)
 
@@ -103,7 +103,7 @@ class LakeModel:
         start = self.committed or 0
         for offset in range(start, end):
             hour = NOON + timedelta(hours=offset % 3)  # rows spread over several files
-            buffer.add(offset, 1, now=0.0, row={"offset": offset}, moment=hour)
+            buffer.add(offset, 1, now=0.0, row=(offset,), moment=hour)
             if buffer.records < flush_every and offset != end - 1:
                 continue
             files = buffer.files()
@@ -116,7 +116,7 @@ class LakeModel:
                 elif action == "commit":
                     self.committed = buffer.commit_offset()
                 else:
-                    self.files[action] = [row["offset"] for row in dict(files)[action]]
+                    self.files[action] = [row[0] for row in dict(files)[action]]
             buffer.clear()
         return True
 

@@ -1,0 +1,157 @@
+"""CPU per record of the archiver's path, split by stage (a development tool, not shipped).
+
+    uv run --no-sync python services/archiver/tools/micro.py [--events 20000] [--rows 20000]
+
+Decisions are made once by the real scorer ``Engine`` over producer-simulated
+transactions (cached as encoded messages in ``--cache``), then every stage of
+the archiver runs over them, single-threaded, as the worker runs it:
+
+- decode: bytes → ``ProcessedTransaction`` (``fraudstream_shared.events.decode``);
+- buffer: the row of each record and ``PartitionBuffer.add`` (``ArchiverWorker``'s
+  per-record work in ``handle_batch``);
+- table: each flush's files as Arrow tables;
+- parquet: the tables as Parquet bytes;
+- write: the bytes stored durably in a local lake (temp file, fsync, rename).
+
+It reports process CPU microseconds per record (the best of ``--repeat`` runs:
+a busy machine only ever adds) and the records per CPU-second that means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+import archiver
+from archiver.buffer import PartitionBuffer
+from archiver.schema import DECISIONS, decision_row, to_table
+from archiver.store import LocalStore
+from archiver.worker import parquet_bytes
+from fraudstream_shared.events import ProcessedTransaction, Transaction, decode, encode
+
+TOPIC = "processed_transactions"
+
+
+def make_decisions(count: int, batch: int = 500) -> list[bytes]:
+    """``count`` encoded decisions of the real scorer over simulated transactions."""
+    from producer.simulation import SimulationConfig, Simulator
+    from scorer.engine import Engine
+    from scorer.settings import ScorerSettings
+
+    simulator = Simulator(SimulationConfig(), seed=7)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    txs = [decode(Transaction, json.dumps(event).encode())
+           for event, _ in simulator.events(start, count=count, stream_seed=7)]
+    engine = Engine.from_settings(ScorerSettings())
+
+    async def decide() -> list[ProcessedTransaction]:
+        store, out = engine.new_store(), []
+        for i in range(0, len(txs), batch):
+            out += (await engine.decide_batch(txs[i:i + batch], store, datetime.now(UTC))).decisions
+        return out
+
+    return [encode(d) for d in asyncio.run(decide())]
+
+
+def load(cache: Path, count: int) -> list[bytes]:
+    """The cached decisions, made first when the cache holds fewer than ``count``."""
+    if cache.exists():
+        values = [line.rstrip(b"\n") for line in cache.read_bytes().splitlines() if line]
+        if len(values) >= count:
+            return values[:count]
+    values = make_decisions(count)
+    cache.write_bytes(b"".join(v + b"\n" for v in values))
+    return values
+
+
+T = TypeVar("T")
+
+
+def cpu(fn: Callable[[], T]) -> tuple[float, T]:
+    """(CPU seconds, result) of ``fn()``, with the collector run before, not during, timing."""
+    gc.collect()
+    started = time.process_time()
+    result = fn()
+    return time.process_time() - started, result
+
+
+def one_flush(values: list[bytes], first: int, store: LocalStore, archived_at: datetime,
+              spent: dict[str, float]) -> None:
+    """One flush of ``values`` (offsets from ``first``), adding each stage's CPU to ``spent``."""
+
+    def decode_all() -> list[ProcessedTransaction]:
+        return [decode(ProcessedTransaction, value) for value in values]
+
+    took, decisions = cpu(decode_all)
+    spent["decode"] += took
+    buffer = PartitionBuffer(TOPIC, 0, "decisions")
+
+    def fill() -> None:
+        for offset, (value, d) in enumerate(zip(values, decisions, strict=True), first):
+            row = decision_row(d, topic=TOPIC, partition=0, offset=offset,
+                               archived_at=archived_at)
+            buffer.add(offset, len(value), 0.0, row, d.event_time)
+
+    spent["buffer"] += cpu(fill)[0]
+    took, tables = cpu(lambda: [(key, to_table(rows, DECISIONS)) for key, rows in buffer.files()])
+    spent["table"] += took
+    took, files = cpu(lambda: [(key, parquet_bytes(table)) for key, table in tables])
+    spent["parquet"] += took
+
+    def write() -> None:
+        for key, data in files:
+            asyncio.run(store.put(key, data))
+
+    spent["write"] += cpu(write)[0]
+
+
+def one_run(values: list[bytes], rows_per_flush: int, lake: Path) -> dict[str, float]:
+    """CPU seconds of each stage over all ``values``, flushing every ``rows_per_flush``."""
+    spent = dict.fromkeys(("decode", "buffer", "table", "parquet", "write"), 0.0)
+    store = LocalStore(lake)
+    asyncio.run(store.start())
+    archived_at = datetime.now(UTC)
+    for first in range(0, len(values), rows_per_flush):
+        one_flush(values[first:first + rows_per_flush], first, store, archived_at, spent)
+    return spent
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print CPU µs per record of each stage as JSON."""
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--rows", type=int, default=20_000,
+                        help="records per flush (ARCHIVER_MAX_ROWS)")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--cache", type=Path,
+                        default=Path(tempfile.gettempdir()) / "archiver-micro-decisions.jsonl")
+    args = parser.parse_args(argv)
+    values = load(args.cache, args.events)
+    runs = []
+    for _ in range(args.repeat):
+        with tempfile.TemporaryDirectory() as lake:
+            runs.append(one_run(values, args.rows, Path(lake)))
+    best = {stage: min(run[stage] for run in runs) for stage in runs[0]}
+    best["total"] = min(sum(run.values()) for run in runs)
+    n = len(values)
+    report = {
+        "code": str(Path(archiver.__file__).parent), "events": n, "rows_per_flush": args.rows,
+        "bytes_per_event": round(sum(map(len, values)) / n),
+        "cpu_us_per_record": {stage: round(s / n * 1e6, 2) for stage, s in best.items()},
+        "records_per_cpu_second": round(n / best["total"])}
+    print(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
