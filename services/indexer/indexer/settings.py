@@ -31,7 +31,8 @@ class IndexerSettings(OpenSearchSettings):
     )
 
     indexer_bulk_max_docs: int = Field(
-        500, ge=1, le=10_000, description="Documents per bulk request (and per Kafka poll)."
+        500, ge=1, le=10_000,
+        description="Documents per bulk request (a Kafka poll asks for four requests' worth).",
     )
     indexer_bulk_max_interval_ms: int = Field(
         500, ge=10, le=60_000,
