@@ -85,6 +85,10 @@ def decode_checked(model: type[M], value: bytes) -> M:
     except (json.JSONDecodeError, RecursionError) as exc:
         detail = str(exc) if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
         raise PoisonMessageError("invalid_json", detail) from exc
+    except ValueError as exc:
+        # Integers of more than 4,300 digits (CPython's int conversion limit): poison
+        # like any other unreadable JSON, never a crash of the consumer.
+        raise PoisonMessageError("invalid_json", str(exc)) from exc
     if not isinstance(data, dict):
         kind = type(data).__name__
         raise PoisonMessageError("not_an_object", f"expected a JSON object, got {kind}")

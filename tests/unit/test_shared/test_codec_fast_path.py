@@ -332,3 +332,10 @@ def test_every_huge_digit_run_is_noticed(runs: list[tuple[int, str]]) -> None:
 def test_a_huge_integer_is_noticed_wherever_it_starts(padding: int) -> None:
     raw = b'{"a": "' + b"x" * padding + b'", "b": ' + b"9" * HUGE_INTEGER_DIGITS + b"}"
     assert may_hold_huge_integer(raw)
+
+
+def test_an_integer_beyond_pythons_digit_limit_is_poison_not_a_crash() -> None:
+    raw = with_raw(decision_payload(), ("fd", "proc_time"), "9" * 5000)
+    with pytest.raises(PoisonMessageError) as caught:
+        decode(ProcessedTransaction, raw)
+    assert caught.value.reason == "invalid_json"
