@@ -52,8 +52,9 @@ def timed(per_round: int, run_round: Callable[[], None],
 def run_stages(pool_path: Path, events: int, batch: int) -> dict[str, Any]:
     """Every stage over ``events`` pool transactions in batches of ``batch``."""
     from fraudstream_shared.events import Transaction, decode, encode
+    from fraudstream_shared.runtime import tune_gc
     from scorer.engine import PRIMARY_MODEL, Engine, rule_view
-    from scorer.features import FEATURE_NAMES, TxEvent
+    from scorer.features import FEATURE_NAMES, TxEvent, served_row
     from scorer.ruleset import evaluate_batch
     from scorer.settings import ScorerSettings
 
@@ -64,6 +65,7 @@ def run_stages(pool_path: Path, events: int, batch: int) -> dict[str, Any]:
     txs = [decode(Transaction, v) for v in values]
     batches = [txs[i:i + batch] for i in range(0, len(txs), batch)]
     engine = Engine.from_settings(ScorerSettings())
+    tune_gc()  # as every service does once it is built (fraudstream_shared.runtime.serve)
     results: dict[str, Any] = {}
 
     def stage(name: str, per_round: int, fn: Callable[[], None]) -> None:
@@ -79,17 +81,19 @@ def run_stages(pool_path: Path, events: int, batch: int) -> dict[str, Any]:
 
     stage("decode", len(values), decode_all)
 
-    store = engine.new_store()
-    for tx in txs:  # the pool's entities are known, as in a scorer that has been running
-        store.update(TxEvent.of(tx))
-
     def features() -> None:
+        # What the engine does per event, on a store that starts empty each round
+        # (as the engine stage's): a re-used store would drop every event as late.
+        fresh = engine.new_store()
         for tx in txs:
             ev = TxEvent.of(tx)
-            store.row(ev)
-            store.update(ev)
+            served_row(fresh, engine.labels, ev)
+            fresh.update(ev)
 
     stage("features", len(txs), features)
+    store = engine.new_store()
+    for tx in txs:
+        store.update(TxEvent.of(tx))
     rows = [dict(zip(FEATURE_NAMES, store.row(TxEvent.of(tx)), strict=True)) for tx in txs]
     row_batches = [rows[i:i + batch] for i in range(0, len(rows), batch)]
 
