@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from fraudstream_shared.events import Contribution
+from fraudstream_shared.logging import log_event
 from scorer.features import vectorize
 from scorer.model.calibration import Calibration
 from scorer.model.treeshap import CompiledForest, UnsupportedForest, compile_forest
@@ -82,8 +83,8 @@ class Model:
         try:
             return compile_forest(self.booster.dump_model())
         except UnsupportedForest as exc:
-            log.warning("scorer.model.explainer_fallback",
-                        extra={"model_version": self.version, "reason": str(exc)})
+            log_event(log, logging.WARNING, "scorer.model.explainer_fallback",
+                      model_version=self.version, reason=str(exc))
             return None
 
     def explain(self, matrix: npt.ArrayLike
