@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import io
 import logging
 import time
@@ -64,26 +63,6 @@ def parquet_bytes(table: pa.Table) -> bytes:
                    use_dictionary=[name for name in table.column_names
                                    if name not in NEVER_REPEATED])
     return sink.getvalue()
-
-
-YOUNG_GC_THRESHOLD = 7_000
-"""Allocations between young collections (CPython's default: 700)."""
-
-
-def tune_gc() -> None:
-    """Make the cyclic garbage collector cheaper for a process that buffers many rows.
-
-    Call once, after the imports and before the work starts. Everything
-    allocated so far (modules, classes, schemas) lives as long as the process:
-    ``gc.freeze`` takes it out of every later collection. A ten times larger
-    young generation lets most of each record's temporaries (the decoded
-    models) die before a collection must look at them. Nothing is collected
-    later than it would be otherwise except cyclic garbage, which the per-record
-    path does not make. Measured with ``tools/micro.py``: ``handle_batch``
-    32.8 → 30.1 CPU µs a record (collector off: 28.5).
-    """
-    gc.freeze()
-    gc.set_threshold(YOUNG_GC_THRESHOLD, *gc.get_threshold()[1:])
 
 
 class ArchiverWorker(KafkaWorker):

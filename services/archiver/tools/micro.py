@@ -40,6 +40,7 @@ from archiver.store import LocalStore
 from archiver.worker import ArchiverWorker, parquet_bytes
 from fraudstream_shared.events import ProcessedTransaction, Transaction, decode, encode
 from fraudstream_shared.kafka import Record
+from fraudstream_shared.runtime import tune_gc
 
 TOPIC = "processed_transactions"
 
@@ -163,9 +164,7 @@ def main(argv: list[str] | None = None) -> int:
                         default=Path(tempfile.gettempdir()) / "archiver-micro-decisions-live.jsonl")
     args = parser.parse_args(argv)
     values = load(args.cache, args.events)
-    tune_gc = getattr(archiver.worker, "tune_gc", None)
-    if tune_gc is not None:  # as ``python -m archiver`` does (older code has no such step)
-        tune_gc()
+    tune_gc()  # as every service does once it is built (fraudstream_shared.runtime.serve)
     runs, files = [], 0
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory() as lake:

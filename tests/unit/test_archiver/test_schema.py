@@ -118,17 +118,3 @@ def test_only_columns_that_repeat_are_dictionary_encoded() -> None:
     assert "RLE_DICTIONARY" in encoded["outcome"]
     assert "RLE_DICTIONARY" in encoded["entity_id"]
 
-
-def test_tune_gc_freezes_what_exists_and_widens_the_young_generation() -> None:
-    import gc
-
-    from archiver.worker import YOUNG_GC_THRESHOLD, tune_gc
-
-    before = gc.get_threshold()
-    try:
-        tune_gc()
-        assert gc.get_threshold() == (YOUNG_GC_THRESHOLD, *before[1:])
-        assert gc.get_freeze_count() > 0
-    finally:
-        gc.unfreeze()
-        gc.set_threshold(*before)
