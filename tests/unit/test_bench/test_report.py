@@ -81,3 +81,17 @@ def test_opensearchs_own_cost_is_turned_into_cores_at_the_target_rate() -> None:
             "drained; 0.25 while the raw loader loaded. At 5,000 documents/s indexing alone "
             "keeps 1.25 cores busy") in text
     assert "OpenSearch's own CPU" not in render_markdown(results(capacity=capacity()))
+
+
+def test_the_cpu_budget_sums_every_process_and_converts_it_to_a_rate() -> None:
+    first = step(1000)
+    first["cpu_s_per_1k"] = {"scorer": 0.3, "indexer": 0.1, "kafka": 0.2, "opensearch": 0.3,
+                             "generator": 0.05, "measurer": 0.05}
+    data = results(pipeline=[stepped(True, [first, not_run(2500)]),
+                             stepped(False, [step(1000)])])
+    data["machine_before"] = {"cores": 2}
+    text = render_markdown(data)
+    assert "## CPU budget" in text
+    # 0.4 ours + 0.5 servers + 0.1 tools = 1.0 CPU s per 1,000 → 5 cores at 5,000 tx/s,
+    # and 2 cores carry 2,000 tx/s.
+    assert "| 1,000 | 0.40 | 0.50 | 0.10 | 1.00 | 5.00 | 2,000 |" in text
