@@ -478,6 +478,7 @@ class Bench:
                  f"{schedule.steps[0].seconds:.0f} s at "
                  f"{', '.join(f'{s.rate:g}' for s in schedule.steps)} tx/s")
         saturated_at = await monitor.until_generator_done(generator)
+        monitor.end_of_sending()
         summary = read_json(self.work / f"{phase}-generate.json")
         sent = int(summary["sent"])
         deadline = time.time() + self.opts.drain_timeout_s
@@ -789,6 +790,10 @@ class Monitor:
         self.groups = groups
         self.step = -1
         self.machine: list[tuple[float, float]] = []
+        # The machine when the generator stopped: the last step's busy cores are
+        # measured to here, not over the drain that follows (mostly idle waiting
+        # for the archiver's next flush).
+        self.sending_ended: tuple[float, float] | None = None
         self.loads: list[float] = []
         self.lags: dict[str, list[tuple[float, int]]] = {name: [] for name, _, _ in groups}
         self.partitions: dict[str, list[int]] = {}
@@ -803,6 +808,10 @@ class Monitor:
         while k + 1 < len(starts) and elapsed >= starts[k + 1]:
             k += 1
         return k
+
+    def end_of_sending(self) -> None:
+        """Snapshot the machine's CPU when the generator has sent its last event."""
+        self.sending_ended = machine_cpu_seconds()
 
     def boundary(self, final: bool = False) -> None:
         """Snapshot CPU of every process and of the machine (a step starts or the run ends)."""
@@ -910,6 +919,8 @@ class Monitor:
         figures: dict[str, Any] = {"cpu_s_per_1k": cpu, "max_rss_mib": rss, "lag": lag}
         if k + 1 < len(self.machine):
             (busy0, total0), (busy1, total1) = self.machine[k], self.machine[k + 1]
+            if k + 2 == len(self.machine) and self.sending_ended is not None:
+                busy1, total1 = self.sending_ended
             cores = os.cpu_count() or 1
             figures["machine_busy_cores"] = round(
                 (busy1 - busy0) / (total1 - total0) * cores, 2) if total1 > total0 else None
