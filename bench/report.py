@@ -8,7 +8,6 @@ from typing import Any
 
 from bench.stats import from_json_number
 
-SERVICES = ("scorer", "nullscorer", "indexer", "notifier", "archiver")
 PIPELINE = ("scorer", "indexer", "notifier", "archiver")
 TOOLS = ("generator", "measurer", "kafka", "opensearch")
 
