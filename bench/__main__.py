@@ -46,6 +46,9 @@ def parser() -> argparse.ArgumentParser:
                      help="offered loads, tx/s (default: %(default)s)")
     run.add_argument("--step-seconds", type=float, default=defaults.step_seconds)
     run.add_argument("--null-step-seconds", type=float, default=defaults.null_step_seconds)
+    run.add_argument("--floor-rates", type=floats, default=defaults.floor_rates,
+                     help="offered loads of the floor run (pass-through scorer, every sink), "
+                          "tx/s (default: %(default)s)")
     run.add_argument("--sustain-seconds", type=float, default=defaults.sustain_seconds,
                      help="a sustained exactly-once run at --sustain-rate (600 = the target's "
                           "10 minutes; 0 = none)")
@@ -90,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     opts = Options(
         rates=args.rates, step_seconds=args.step_seconds,
-        null_step_seconds=args.null_step_seconds, sustain_seconds=args.sustain_seconds,
+        null_step_seconds=args.null_step_seconds, floor_rates=args.floor_rates,
+        sustain_seconds=args.sustain_seconds,
         sustain_rate=args.sustain_rate, capacity_events=args.capacity_events,
         perf_records=args.perf_records, e2e_messages=args.e2e_messages,
         drain_timeout_s=args.drain_timeout, saturation_lag_s=args.saturation_lag,

@@ -18,6 +18,8 @@ def series(results: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     for run in results.get("null_scorer") or []:
         mode = "exactly-once" if run.get("exactly_once") else "at-least-once"
         out.append((f"null scorer, {mode}", run))
+    for run in results.get("floor") or []:
+        out.append(("floor: pass-through scorer + every sink", run))
     return out
 
 

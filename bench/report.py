@@ -9,6 +9,7 @@ from typing import Any
 from bench.stats import from_json_number
 
 PIPELINE = ("scorer", "indexer", "notifier", "archiver")
+FLOOR = ("nullscorer", "indexer", "notifier", "archiver")
 TOOLS = ("generator", "measurer", "kafka", "opensearch")
 
 
@@ -149,17 +150,8 @@ LOAD_TOOLS = ("generator", "measurer", "mailcatcher")
 """The bench's own processes: load generator, measuring consumer, SMTP catcher."""
 
 
-def budget_lines(results: dict[str, Any]) -> list[str]:
-    """What every process together costs per event, and so the most 2 cores can carry.
-
-    For each step of the exactly-once pipeline ladder: CPU seconds per 1,000
-    events summed over every process (our services, Kafka and OpenSearch, the
-    load tools) and the rate at which that cost would fill the machine's cores.
-    """
-    run = next((r for r in results.get("pipeline") or [] if r.get("exactly_once")), None)
-    cores = (results.get("machine_before") or {}).get("cores")
-    if run is None or not cores:
-        return []
+def budget_rows(run: dict[str, Any], cores: int) -> list[list[str]]:
+    """Per step of ``run``: CPU s per 1,000 events by group, and what 2 (``cores``) carry."""
     rows = []
     for step in run.get("steps", []):
         cpu = step.get("cpu_s_per_1k") or {}
@@ -171,16 +163,39 @@ def budget_lines(results: dict[str, Any]) -> list[str]:
         rows.append([fmt_num(step["rate"]), *(fmt_num(x, 2) for x in parts), fmt_num(total, 2),
                      fmt_num(total * 5, 2),
                      fmt_num(1000 * cores / total) if total > 0 else "–"])
-    if not rows:
+    return rows
+
+
+def budget_lines(results: dict[str, Any]) -> list[str]:
+    """What every process together costs per event, and so the most 2 cores can carry.
+
+    For each step of the exactly-once pipeline ladder (and of the floor run,
+    when there is one): CPU seconds per 1,000 events summed over every process
+    (our services, Kafka and OpenSearch, the load tools) and the rate at which
+    that cost would fill the machine's cores.
+    """
+    cores = (results.get("machine_before") or {}).get("cores")
+    if not cores:
         return []
-    return ["## CPU budget", "",
-            f"Every process's CPU per 1,000 events at each step of the exactly-once ladder, "
-            f"and what that cost means on this machine's {cores} cores. Costs per event fall "
-            "as the rate grows (fuller batches), so the last column is a floor at low rates "
-            "and close to the truth near saturation.", "",
-            *table(["offered tx/s", "our services", "Kafka + OpenSearch", "load tools",
-                    "all, CPU s/1k", "cores needed at 5,000 tx/s",
-                    f"most tx/s {cores} cores carry at this cost"], rows), ""]
+    header = ["offered tx/s", "our services", "Kafka + OpenSearch", "load tools",
+              "all, CPU s/1k", "cores needed at 5,000 tx/s",
+              f"most tx/s {cores} cores carry at this cost"]
+    lines: list[str] = []
+    run = next((r for r in results.get("pipeline") or [] if r.get("exactly_once")), None)
+    rows = budget_rows(run, cores) if run is not None else []
+    if rows:
+        lines += [f"Every process's CPU per 1,000 events at each step of the exactly-once "
+                  f"ladder, and what that cost means on this machine's {cores} cores. Costs "
+                  "per event fall as the rate grows (fuller batches), so the last column is a "
+                  "floor at low rates and close to the truth near saturation.", "",
+                  *table(header, rows), ""]
+    floor = (results.get("floor") or [None])[0]
+    rows = budget_rows(floor, cores) if floor is not None else []
+    if rows:
+        lines += ["The same for the floor run (the null scorer forwarding decided events, "
+                  "every sink behind it): what the rest of the system costs when scoring "
+                  "costs nothing.", "", *table(header, rows), ""]
+    return ["## CPU budget", "", *lines] if lines else []
 
 
 def step_tools_cpu(run: dict[str, Any]) -> str:
@@ -350,6 +365,8 @@ def render_markdown(results: dict[str, Any], png_name: str | None = None) -> str
     lines += targets_lines(results)
     lines += stepped_lines("The pipeline (scorer → indexer + notifier + archiver)",
                            results.get("pipeline") or [], PIPELINE, searchable=True)
+    lines += stepped_lines("Floor: the pipeline with a pass-through scorer (no scoring)",
+                           results.get("floor") or [], FLOOR, searchable=True)
     lines += budget_lines(results)
     if results.get("sustained"):
         lines += stepped_lines("Sustained", [results["sustained"]],

@@ -8,6 +8,9 @@ deleted at the end (``--keep`` keeps them). Phases, in order:
    notifier (with a local SMTP catcher) as separate processes under stepped
    open-loop load; optionally a sustained run (``--sustain-seconds``).
 2. ``null``: the pass-through null scorer under the same steps (exactly-once on/off).
+2b. ``floor``: the whole pipeline with the null scorer in the scorer's place,
+   forwarding decisions made beforehand (:mod:`bench.floor`): what the
+   machine carries when scoring costs nothing.
 3. ``kafka``: Kafka's ProducerPerformance and EndToEndLatency.
 4. ``capacity``: a preloaded backlog drained by the scorer, then the same
    decisions by the indexer, then by a raw bulk loader; py-spy profiles of
@@ -42,6 +45,7 @@ from opensearchpy import AsyncOpenSearch
 
 from bench import kafkatools, profile
 from bench.common import REPO, WORK, bench_settings, read_json, topic_partitions, write_json
+from bench.floor import write_decided_pool
 from bench.observe import SearchablePoller, group_lag, searchable_samples
 from bench.payloads import iso_utc, read_pool, render, simulate_pool, templates, write_pool
 from bench.procstats import ProcSample, load_average, machine_cpu_seconds, sample
@@ -51,7 +55,7 @@ from bench.stats import json_number, per_thousand, rate, summarize
 from bench.targets import BUFFERING
 from fraudstream_shared.kafka import create_admin, create_reader
 
-PHASES = ("pipeline", "null", "kafka", "capacity", "micro")
+PHASES = ("pipeline", "null", "floor", "kafka", "capacity", "micro")
 MONITOR_EVERY_S = 1.0
 JUDGE_BEFORE_END_S = 2.5
 """A step's lag is judged this long before its end (the generator then stops at its end)."""
@@ -68,6 +72,7 @@ class Options:
     step_seconds: float = 30.0
     warmup_seconds: float = 5.0
     null_step_seconds: float = 15.0
+    floor_rates: tuple[float, ...] = (1000, 2500, 5000, 7500)
     sustain_seconds: float = 0.0
     sustain_rate: float = 5000.0
     capacity_events: int = 30_000
@@ -268,6 +273,7 @@ class Bench:
         self.work = WORK / self.run_id
         self.logs = self.work / "logs"
         self.pool_path = self.work / "pool.jsonl"
+        self.decided_pool_path = self.work / "pool-decided.jsonl"
         self.settings = bench_settings(opts.bootstrap)
         self.mailcatcher: Service | None = None
         self.results: dict[str, Any] = {}
@@ -336,6 +342,8 @@ class Bench:
                 await self.pipeline_phase()
             if "null" in self.opts.phases:
                 await self.null_phase()
+            if "floor" in self.opts.phases:
+                await self.floor_phase()
             if "kafka" in self.opts.phases:
                 await self.kafka_phase()
             if "capacity" in self.opts.phases:
@@ -403,10 +411,27 @@ class Bench:
                                null=True)
             for eos in (True, False)]
 
+    async def floor_phase(self) -> None:
+        """The pipeline with a pass-through scorer forwarding decided events (exactly-once)."""
+        if not self.decided_pool_path.exists():
+            self.say("deciding the pool with the scorer's engine for the floor run…")
+            await write_decided_pool(read_pool(self.pool_path), self.decided_pool_path)
+        schedule = Schedule.stepped(self.opts.floor_rates, self.opts.step_seconds)
+        self.results["floor"] = [await self.stepped("floor-eos", schedule, exactly_once=True,
+                                                    null=True, sinks=True,
+                                                    pool=self.decided_pool_path)]
+
     async def stepped(self, phase: str, schedule: Schedule, *, exactly_once: bool,
-                      null: bool) -> dict[str, Any]:
-        """One stepped run; returns its per-step figures."""
+                      null: bool, sinks: bool | None = None,
+                      pool: Path | None = None) -> dict[str, Any]:
+        """One stepped run; returns its per-step figures.
+
+        ``null`` puts the null scorer in the scorer's place; ``sinks`` (default:
+        not ``null``) runs the indexer, notifier and archiver behind it; ``pool``
+        replaces the pool of transactions the generator sends.
+        """
         names = Names(self.run_id, phase)
+        sinks = not null if sinks is None else sinks
         self.say(f"{phase}: starting services")
         watched: list[tuple[Service, str, str]] = []  # (service, group, topic)
         if null:
@@ -419,6 +444,7 @@ class Bench:
                                        scorer_env(names, self.opts, exactly_once=exactly_once),
                                        self.logs, module="scorer"))
             watched.append((first, names.group("scorer"), names.transactions))
+        if sinks:
             mail = self.mail()
             assert mail.port is not None
             indexer = Service("indexer-" + phase, indexer_env(names, self.opts), self.logs,
@@ -451,7 +477,7 @@ class Bench:
         started = self.work / f"{phase}-generate.started.json"
         generator = self.start(self.bench_process(f"generate-{phase}", "bench.generate", {
             "bootstrap": self.opts.bootstrap, "topic": names.transactions,
-            "pool": str(self.pool_path), "partitions": self.opts.partitions,
+            "pool": str(pool or self.pool_path), "partitions": self.opts.partitions,
             "steps": [{"rate": s.rate, "seconds": s.seconds} for s in schedule.steps],
             "prefix": names.prefix, "out": str(self.work / f"{phase}-generate.json"),
             "started": str(started),
@@ -461,7 +487,7 @@ class Bench:
         poller = None
         poll_task = None
         stop_polling = asyncio.Event()
-        if not null:
+        if sinks:
             poller = SearchablePoller(self.search, names.index,
                                       searchable_samples(schedule, t0, names.prefix))
             poll_task = asyncio.create_task(poller.run(stop_polling))
@@ -469,7 +495,7 @@ class Bench:
         procs += [Watched("generator", pid_of(generator)), Watched("measurer", pid_of(measurer)),
                   Watched("kafka", lambda: self.kafka_pid),
                   Watched("opensearch", lambda: self.opensearch_pid)]
-        if not null and self.mailcatcher is not None:
+        if sinks and self.mailcatcher is not None:
             procs.append(Watched("mailcatcher", pid_of(self.mailcatcher)))
         monitor = Monitor(self, schedule, t0, procs,
                           [(s.name.removesuffix("-" + phase), g, t) for s, g, t in watched],
@@ -499,12 +525,14 @@ class Bench:
             service.stop()
         measurer.stop()
         return self.stepped_result(phase, schedule, t0, summary, saturated_at, monitor,
-                                   out, poller, exactly_once=exactly_once, warmup=warmup)
+                                   out, poller, exactly_once=exactly_once, warmup=warmup,
+                                   kind="floor" if null and sinks else
+                                   "null_scorer" if null else "pipeline")
 
     def stepped_result(self, phase: str, schedule: Schedule, t0: float, summary: dict[str, Any],
                        saturated_at: int | None, monitor: Monitor, out: Path,
                        poller: SearchablePoller | None, *, exactly_once: bool,
-                       warmup: bool) -> dict[str, Any]:
+                       warmup: bool, kind: str) -> dict[str, Any]:
         """Per-step figures from the measurer's arrays and the monitor's samples.
 
         With ``warmup`` the schedule's first step is the warm-up: reported as
@@ -544,7 +572,7 @@ class Bench:
             steps.append(result)
         warm = steps.pop(0) if warmup else None
         return {"phase": phase, "exactly_once": exactly_once, "warmup": warm,
-                "kind": "null_scorer" if poller is None else "pipeline",
+                "kind": kind,
                 "t0": iso_utc(t0), "sent": int(summary["sent"]),
                 "received": measured["received"], "duplicates": measured["duplicates"],
                 "outcomes": measured["outcomes"], "saturated_at_rate":

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench.__main__ import floats, parser, phases
-from bench.plot import plot, points
+from bench.plot import plot, points, series
 from tests.unit.test_bench.factories import not_run, results, step, stepped
 
 
@@ -54,4 +54,13 @@ def test_run_defaults_follow_the_options() -> None:
 
     assert args.rates == (100.0, 200.0)
     assert args.sustain_seconds == 600
+    assert args.floor_rates == (1000.0, 2500.0, 5000.0, 7500.0)
+    assert parser().parse_args(["run", "--floor-rates", "2500"]).floor_rates == (2500.0,)
     assert args.step_seconds == 30
+
+
+def test_the_floor_run_is_drawn_after_the_others() -> None:
+    floor = stepped(True, [step(2500)])
+    data = results(pipeline=[stepped(True, [step(1000)])], floor=[floor])
+    assert [label for label, _ in series(data)] == [
+        "pipeline, exactly-once", "floor: pass-through scorer + every sink"]

@@ -95,3 +95,20 @@ def test_the_cpu_budget_sums_every_process_and_converts_it_to_a_rate() -> None:
     # 0.4 ours + 0.5 servers + 0.1 tools = 1.0 CPU s per 1,000 → 5 cores at 5,000 tx/s,
     # and 2 cores carry 2,000 tx/s.
     assert "| 1,000 | 0.40 | 0.50 | 0.10 | 1.00 | 5.00 | 2,000 |" in text
+
+
+def test_the_floor_run_gets_its_own_table_and_budget() -> None:
+    floor_step = step(2500)
+    floor_step["cpu_s_per_1k"] = {"nullscorer": 0.05, "indexer": 0.1, "notifier": 0.05,
+                                  "archiver": 0.05, "kafka": 0.1, "opensearch": 0.15,
+                                  "generator": 0.03, "measurer": 0.02}
+    floor = stepped(True, [floor_step, not_run(5000)], saturated_at=2500)
+    floor["kind"] = "floor"
+    data = results(floor=[floor])
+    data["machine_before"] = {"cores": 2}
+    text = render_markdown(data)
+    assert "## Floor: the pipeline with a pass-through scorer (no scoring)" in text
+    assert "| nullscorer CPU s/1k | indexer CPU s/1k | notifier CPU s/1k |" in text
+    # 0.25 ours + 0.25 servers + 0.05 tools = 0.55 → 2.75 cores at 5,000; 2 cores carry 3,636.
+    assert "| 2,500 | 0.25 | 0.25 | 0.05 | 0.55 | 2.75 | 3,636 |" in text
+    assert "The same for the floor run" in text

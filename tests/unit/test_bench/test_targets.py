@@ -104,3 +104,22 @@ def test_the_archivers_buffering_lag_is_not_judged() -> None:
 
     buffered["lag"]["indexer"]["max_seconds"] = 1.5
     assert by_id(evaluate(data))["sustained_5000"]["met"] is False
+
+
+def test_the_floor_run_is_named_in_the_sustained_verdict() -> None:
+    floor = stepped(True, [step(1000), step(2500, saturated=True), not_run(5000)],
+                    saturated_at=2500)
+    data = results(pipeline=[stepped(True, [step(500), step(1000, saturated=True)],
+                                     saturated_at=1000)], floor=[floor])
+    sustained = by_id(evaluate(data))["sustained_5000"]
+    assert sustained["met"] is False
+    assert sustained["measured"] == 500
+    assert sustained["note"].endswith(
+        "with no scoring at all (the floor run) the rest of the system "
+        "kept up at 1000 tx/s (1.50 busy cores), saturated at 2500")
+
+
+def test_without_a_floor_run_the_sustained_note_is_unchanged() -> None:
+    data = results(pipeline=[stepped(True, [step(500), step(1000, saturated=True)],
+                                     saturated_at=1000)])
+    assert "floor run" not in by_id(evaluate(data))["sustained_5000"]["note"]
