@@ -35,9 +35,9 @@ class Alert:
     event_id: str
 
 
-def is_alert(decision: ProcessedTransaction, outcomes: Collection[Outcome]) -> bool:
-    """Whether ``decision``'s outcome is one that must be notified."""
-    return decision.fd.outcome in outcomes
+def is_alert(outcome: Outcome, outcomes: Collection[Outcome]) -> bool:
+    """Whether a decision with ``outcome`` must be notified (``outcomes`` is the alert set)."""
+    return outcome in outcomes
 
 
 def one_line(text: str) -> str:

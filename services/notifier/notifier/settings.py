@@ -70,8 +70,10 @@ class NotifierSettings(ServiceSettings):
     notifier_backoff_base_s: float = Field(0.5, ge=0, le=60)
     notifier_backoff_cap_s: float = Field(10.0, ge=0, le=300)
     notifier_max_batch: int = Field(
-        100, ge=1, le=5000,
-        description="Decisions per poll; small so a slow mail server cannot stall the group.",
+        500, ge=1, le=5000,
+        description="Decisions per poll. Alerts are sent one by one inside a batch, so the "
+        "alerts of one batch times the time a send takes must stay well under the consumer's "
+        "max poll interval (300 s): lower it when many outcomes alert and mail is slow.",
     )
 
     @field_validator("alert_outcomes", "alert_to", mode="before")

@@ -1,4 +1,14 @@
-"""The notifier's loop: decode, filter, skip what was sent, send, record — then commit.
+"""The notifier's loop: screen, decode, skip what was sent, send, record — then commit.
+
+Each decision's outcome is read first, cheaply (:func:`notifier.screen.screen`);
+only a decision whose outcome is in ``ALERT_OUTCOMES`` (about 1 % of them) is
+decoded into the full contract. A value whose outcome cannot be read is
+dead-lettered with the codec's reason (``invalid_json``, ``schema_violation``,
+…), and so is an alerting decision that fails the full contract. The
+consequence: a *non-alerting* decision that is malformed elsewhere is counted
+but not dead-lettered by the notifier. It is not lost: the indexer decodes
+every decision of the same topic into the full contract and dead-letters the
+ones that fail it (to the same ``<topic>.dlq``, with its own service name).
 
 Per alerting decision the order is: already sent? skip → send (bounded retries)
 → write the sent record to the compacted sent topic and await its ack. Only
@@ -18,11 +28,12 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from fraudstream_shared.events import ProcessedTransaction, decode, encode, encode_key
+from fraudstream_shared.events import Outcome, ProcessedTransaction, encode, encode_key
 from fraudstream_shared.exceptions import ConfigError, PoisonMessageError, RetryableError
 from fraudstream_shared.kafka import (
     KafkaWorker,
@@ -36,10 +47,11 @@ from fraudstream_shared.kafka import (
 from fraudstream_shared.logging import log_event
 from fraudstream_shared.metrics import MESSAGES_PRODUCED
 from fraudstream_shared.retry import retry_until
-from notifier.alerts import format_alert, is_alert
+from notifier.alerts import format_alert
 from notifier.channels import AlertChannel, build_channel
 from notifier.delivery import DeliveryAborted, DeliveryFailed, deliver
 from notifier.metrics import ALERTS, DECISIONS_SEEN
+from notifier.screen import screen
 from notifier.sent import SentLedger, SentRecord, read_sent_ids
 from notifier.settings import NotifierSettings
 
@@ -65,6 +77,11 @@ class NotifierWorker(KafkaWorker):
             max_records=settings.notifier_max_batch,
         )
         self.notifier_settings = settings
+        self._alert_outcomes = frozenset(settings.alert_outcomes)
+        # One counter child per outcome, made once (every outcome shows from the start).
+        self._decisions_seen = {
+            outcome: DECISIONS_SEEN.labels(self.service, outcome.value) for outcome in Outcome
+        }
         self.channel = channel if channel is not None else build_channel(settings)
         self.ledger = SentLedger()
         self._restore_lock = asyncio.Lock()
@@ -202,23 +219,25 @@ class NotifierWorker(KafkaWorker):
 
     async def handle_batch(self, records: Sequence[Record]) -> None:
         """Alert on each alerting decision once; dead-letter poison and undeliverable alerts."""
-        s = self.notifier_settings
         await self._restore(sorted({record.partition for record in records}))
         pending: list[asyncio.Future[object]] = []
+        seen: Counter[Outcome] = Counter()
         for record in records:
             try:
-                decision = decode(ProcessedTransaction, record.value)
+                outcome, decision = screen(record.value, self._alert_outcomes)
             except PoisonMessageError as error:
                 pending.append(await self.dead_letters.send(record, error))
                 continue
-            DECISIONS_SEEN.labels(self.service, decision.fd.outcome.value).inc()
-            if not is_alert(decision, s.alert_outcomes):
+            seen[outcome] += 1
+            if decision is None:
                 continue
             failure = await self._notify_once(record, decision)
             if failure is not None:
                 pending.append(await self.dead_letters.send(record, failure))
             # Sending mail is slow compared to polling: count progress as liveness.
             self.loop.heartbeat = time.monotonic()
+        for outcome, count in seen.items():
+            self._decisions_seen[outcome].inc(count)
         await asyncio.gather(*pending)
 
     async def _notify_once(

@@ -317,6 +317,48 @@ async def test_rejected_alert_and_poison_go_to_the_dead_letter_topic(
     assert await _read_all(kafka_bootstrap, sent) == []
 
 
+def _decisions_seen(outcome: str) -> float:
+    value = REGISTRY.get_sample_value("fraudstream_notifier_decisions_total",
+                                      {"service": "notifier", "outcome": outcome})
+    return value or 0.0
+
+
+async def test_only_alerts_are_decoded_in_full_and_unreadable_outcomes_are_dead_lettered(
+    kafka_bootstrap: str, topic_factory: TopicFactory, mailcatcher: MailCatcher,
+    extra_topics: list[str],
+) -> None:
+    decisions = await topic_factory("decisions", partitions=PARTITIONS)
+    sent = unique_name("notified")
+    dlq = f"{decisions}.dlq"
+    extra_topics += [sent, dlq]
+    blocked = decision_payload("block", entity_id="400-00-0001")
+    broken_block = decision_payload("block", entity_id="400-00-0002", transaction_amt="lots")
+    broken_approve = decision_payload("approve", entity_id="400-00-0003", transaction_amt="lots")
+    no_outcome = json.dumps({"event_id": "no-outcome", "fd": {"model_version": "m-1"}}).encode()
+    await _produce(kafka_bootstrap, decisions,
+                   [blocked, broken_block, broken_approve, no_outcome, b"{not json"])
+    settings = _settings(kafka_bootstrap, decisions, sent, smtp_port=mailcatcher.smtp_port)
+    approve_before, block_before = _decisions_seen("approve"), _decisions_seen("block")
+
+    async with running(settings) as worker:
+        await poll_until(lambda: _caught_up(kafka_bootstrap, worker, decisions),
+                         "every decision handled and committed")
+
+    assert _event_ids(await mailcatcher.messages()) == [blocked["event_id"]]
+    letters = [decode(DeadLetter, r.value) for r in await _read_all(kafka_bootstrap, dlq)]
+    reasons = sorted((letter.reason, letter.original_value() or b"") for letter in letters)
+    assert [reason for reason, _ in reasons] == [
+        "invalid_json", "schema_violation", "schema_violation"]
+    schema_values = {value for reason, value in reasons if reason == "schema_violation"}
+    assert no_outcome in schema_values
+    assert {json.loads(v).get("event_id") for v in schema_values} == {
+        "no-outcome", broken_block["event_id"]}
+    # The broken approve is read for its outcome only: counted, not dead-lettered
+    # (the indexer decodes it in full and dead-letters it).
+    assert _decisions_seen("approve") - approve_before == 1
+    assert _decisions_seen("block") - block_before == 1
+
+
 async def test_unreachable_smtp_waits_without_dead_lettering_then_catches_up(
     kafka_bootstrap: str, topic_factory: TopicFactory, extra_topics: list[str], tmp_path: Path,
 ) -> None:

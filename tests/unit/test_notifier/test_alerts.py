@@ -69,4 +69,4 @@ def test_identifiers_cannot_inject_lines() -> None:
     ],
 )
 def test_is_alert_filters_by_outcome(outcome: str, alerting: set[Outcome], expected: bool) -> None:
-    assert is_alert(decision(outcome), alerting) is expected
+    assert is_alert(Outcome(outcome), alerting) is expected
