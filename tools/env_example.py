@@ -89,8 +89,10 @@ def render() -> str:
             continue
         out.extend(_line(name, info))
     for service, cls in SERVICES.items():
+        # Its own fields, and common ones whose default it changes (HTTP_PORT…).
         own = {n: i for n, i in cls.model_fields.items()
-               if n not in common or n in ("http_port",)}
+               if n != "service_name"
+               and (n not in common or _render_default(i) != _render_default(common[n]))}
         out.append(f"\n# ---- {service} " + "-" * (72 - len(service)))
         for name, info in own.items():
             out.extend(_line(name, info))

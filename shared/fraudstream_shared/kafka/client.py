@@ -90,6 +90,8 @@ def create_consumer(
         isolation_level="read_committed",
         max_partition_fetch_bytes=PRODUCER_MAX_REQUEST_BYTES,
         fetch_max_bytes=64 * 1024 * 1024,
+        fetch_min_bytes=settings.kafka_fetch_min_bytes,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
     )
     options.update(overrides)
     return AIOKafkaConsumer(*topics, **options)
