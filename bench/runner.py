@@ -631,6 +631,16 @@ class Bench:
         results: dict[str, Any] = {"events": n, "generator": preload}
         self.say(f"capacity: scorer draining {n} (exactly-once)")
         results["scorer"] = await self.drain_scorer(names, env, n, "cap")
+        # The same backlog through our Kafka plumbing alone (no scoring): what
+        # the scorer's loop, consumer and transactional producers cost per event.
+        self.say(f"capacity: null scorer passing the same {n} through (exactly-once)")
+        passthrough = f"{names.prefix}.passthrough"
+        # Created here: the measurer reads it before the null scorer starts.
+        await self.admin.create_topics([NewTopic(passthrough, self.opts.partitions, 1)])
+        null_env = {**nullscorer_env(names, self.opts, exactly_once=True),
+                    "NULL_OUTPUT_TOPIC": passthrough}
+        results["nullscorer"] = await self.drain_scorer(
+            names, null_env, n, "cap-null", module="bench.nullscorer", topic=passthrough)
         self.say(f"capacity: indexer indexing the same {n} decisions")
         results["indexer"] = await self.drain_indexer(names, n, "cap")
         self.say("capacity: raw bulk loader, the same documents")
@@ -670,19 +680,24 @@ class Bench:
                 "cpu_seconds": round(summary["cpu_seconds"], 2),
                 "process_seconds": round(time.time() - started, 2)}
 
-    async def drain_scorer(self, names: Names, env: dict[str, str], n: int,
-                           tag: str) -> dict[str, Any]:
-        """Start a scorer on the backlog; time and CPU from ready to its last decision."""
+    async def drain_scorer(self, names: Names, env: dict[str, str], n: int, tag: str, *,
+                           module: str = "scorer", topic: str | None = None
+                           ) -> dict[str, Any]:
+        """Start a scorer (or ``module``) on the backlog; time and CPU from ready to the end.
+
+        The end is its last output on ``topic`` (default: the decisions topic).
+        """
         out = self.work / f"{tag}-measure.npz"
         ready = self.work / f"{tag}-measure.ready"
         control = self.work / f"{tag}-measure.control.json"
         write_json(control, {"expected": n, "deadline": time.time() + 600})
         measurer = self.start(self.bench_process(f"measure-{tag}", "bench.measure", {
-            "bootstrap": self.opts.bootstrap, "topic": names.decisions,
-            "prefix": f"{names.prefix}-{tag}-preload", "out": str(out), "control": str(control),
+            "bootstrap": self.opts.bootstrap, "topic": topic or names.decisions,
+            "prefix": f"{names.prefix}-cap-preload", "out": str(out), "control": str(control),
             "ready": str(ready)}), ready=False)
         await wait_for_file(ready, measurer)
-        scorer = self.start(Service("scorer-cap", env, self.logs, module="scorer"))
+        scorer = self.start(Service(f"{module.rsplit('.', 1)[-1]}-{tag}", env, self.logs,
+                                    module=module))
         at_ready = scorer.sample()
         await measurer.exited()
         at_end = scorer.sample()

@@ -174,6 +174,13 @@ def scorer_verdict(results: dict[str, Any]) -> dict[str, Any]:
         cpu = (step or {}).get("cpu_s_per_1k", {}).get("scorer")
         measured = 1000 / float(cpu) if cpu else None
         note = "from the exactly-once ladder's highest sustained step"
+    plumbing = ((results.get("capacity") or {}).get("nullscorer") or {}).get(
+        "events_per_cpu_second")
+    if plumbing:
+        note += (f"; the null scorer (the same loop, consumer and transactions, no scoring) "
+                 f"passed the backlog through at {float(plumbing):,.0f} events/CPU-s "
+                 f"({1e6 / float(plumbing):.0f} µs an event of the {1e6 / SCORER_PER_CORE:.0f} "
+                 "the target allows)")
     value = float(measured) if measured is not None else None
     return verdict("scorer_per_core", target, SCORER_PER_CORE, "events/CPU-s", value,
                    at_least(value, SCORER_PER_CORE), note)

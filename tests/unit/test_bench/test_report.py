@@ -112,3 +112,13 @@ def test_the_floor_run_gets_its_own_table_and_budget() -> None:
     # 0.25 ours + 0.25 servers + 0.05 tools = 0.55 → 2.75 cores at 5,000; 2 cores carry 3,636.
     assert "| 2,500 | 0.25 | 0.25 | 0.05 | 0.55 | 2.75 | 3,636 |" in text
     assert "The same for the floor run" in text
+
+
+def test_the_null_scorer_drain_is_a_row_of_the_capacity_table() -> None:
+    cap = capacity()
+    cap["nullscorer"] = {"decided": 30000, "seconds": 2.0, "events_per_s": 15000.0,
+                         "cpu_seconds": 1.2, "events_per_cpu_second": 25000.0,
+                         "peak_rss_mib": 66.0}
+    text = render_markdown(results(capacity=cap))
+    assert ("| null scorer (exactly-once), the same backlog passed through unscored | 30,000 "
+            "| 2.0 | 15,000 | 1.2 | 25,000 | 66 |") in text

@@ -123,3 +123,13 @@ def test_without_a_floor_run_the_sustained_note_is_unchanged() -> None:
     data = results(pipeline=[stepped(True, [step(500), step(1000, saturated=True)],
                                      saturated_at=1000)])
     assert "floor run" not in by_id(evaluate(data))["sustained_5000"]["note"]
+
+
+def test_the_plumbing_alone_is_set_against_the_scorers_budget() -> None:
+    cap = capacity(scorer_per_cpu=5000.0)
+    cap["nullscorer"] = {"decided": 30000, "events_per_cpu_second": 25000.0}
+    scorer = by_id(evaluate(results(capacity=cap)))["scorer_per_core"]
+    assert scorer["met"] is False
+    assert scorer["note"].endswith(
+        "passed the backlog through at 25,000 events/CPU-s (40 µs an event of the 67 "
+        "the target allows)")
