@@ -75,7 +75,7 @@ class Options:
     floor_rates: tuple[float, ...] = (1000, 2500, 5000, 7500)
     sustain_seconds: float = 0.0
     sustain_rate: float = 5000.0
-    capacity_events: int = 30_000
+    capacity_events: int = 60_000
     perf_records: int = 300_000
     e2e_messages: int = 2_000
     drain_timeout_s: float = 60.0
