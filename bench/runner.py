@@ -8,14 +8,14 @@ deleted at the end (``--keep`` keeps them). Phases, in order:
    notifier (with a local SMTP catcher) as separate processes under stepped
    open-loop load; optionally a sustained run (``--sustain-seconds``).
 2. ``null``: the pass-through null scorer under the same steps (exactly-once on/off).
-2b. ``floor``: the whole pipeline with the null scorer in the scorer's place,
+3. ``floor``: the whole pipeline with the null scorer in the scorer's place,
    forwarding decisions made beforehand (:mod:`bench.floor`): what the
    machine carries when scoring costs nothing.
-3. ``kafka``: Kafka's ProducerPerformance and EndToEndLatency.
-4. ``capacity``: a preloaded backlog drained by the scorer, then the same
-   decisions by the indexer, then by a raw bulk loader; py-spy profiles of
-   the scorer and the indexer draining.
-5. ``micro``: the scorer's parts in isolation.
+4. ``kafka``: Kafka's ProducerPerformance and EndToEndLatency.
+5. ``capacity``: a preloaded backlog drained by the scorer, then passed
+   through by the null scorer, then its decisions by the indexer, then by a
+   raw bulk loader; py-spy profiles of the scorer and the indexer draining.
+6. ``micro``: the scorer's parts in isolation.
 """
 
 from __future__ import annotations
