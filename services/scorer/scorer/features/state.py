@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+import struct
+from array import array
 from dataclasses import dataclass, field
 
-from pydantic_core import to_json
-
-from scorer.features.windows import BYTES_PER_BUCKET, BucketWindows
+from scorer.features.windows import BYTES_PER_BUCKET, BucketWindows, pack_array, unpack_array
 
 MINUTE = 60
 HOUR = 3600
@@ -18,6 +18,16 @@ HOUR_LENGTHS = (24, 24 * 7, 24 * 30)
 """Hour buckets: the 24 h, 7 d and 30 d windows (amounts, and merchants' labels)."""
 
 SNAPSHOT_VERSION = 1
+"""The JSON snapshot (an object with ``"v": 1``): written until 2026-11-26, still read."""
+BINARY_VERSION = 2
+"""The binary snapshot written now: its first byte."""
+
+_HAS_DISTINCT, _HAS_BILLING, _HAS_LABELS = 1, 2, 4
+_HEAD = struct.Struct("<BBdd")
+"""Binary snapshot head: version, flags, last time, last activity (little-endian)."""
+_PAIR = struct.Struct("<dd")
+_COUNT = struct.Struct("<I")
+_BYTE = struct.Struct("<B")
 
 DISTINCT_KINDS = ("ip", "ua", "merchant")
 """What a customer's distinct-value sets count over 24 h."""
@@ -67,34 +77,87 @@ class FeatureState:
         return size
 
     def encode(self) -> bytes:
-        """Compact JSON, exact (floats round-trip); :meth:`decode` reads it with ``json``.
+        """The binary snapshot: exact (every float bit for bit), read by :meth:`decode`.
 
-        Serialised by pydantic-core, about ten times faster than ``json.dumps``
-        (every batch writes a snapshot of each entity it touched to the
-        changelog); the text differs only in exponent spelling (``1e-7`` for
-        ``1e-07``), which both parsers read alike.
+        Every batch writes a snapshot of each entity it touched to the
+        changelog, so this is on the scorer's hot path: an entity active in
+        every hour of 30 days costs about 10 µs here against 180 µs as JSON.
+        Layout (little-endian): version ``2``, flags (distinct, billing,
+        labels), last time and last activity (float64, ``-inf`` = never), the
+        minute and hour rings (:meth:`BucketWindows.to_bytes`), then what the
+        flags say: per distinct kind its name and ``(hash, last seen)``
+        columns; the billing coordinates; the labels ring, streak and last
+        fraud label.
         """
-        doc: dict[str, object] = {
-            "v": SNAPSHOT_VERSION,
-            "t": _finite(self.last_time),
-            "a": _finite(self.last_activity),
-            "m": self.minute.to_json(),
-            "h": self.hour.to_json(),
-        }
+        flags = ((_HAS_DISTINCT if self.distinct is not None else 0)
+                 | (_HAS_BILLING if self.billing is not None else 0)
+                 | (_HAS_LABELS if self.labels is not None else 0))
+        parts = [_HEAD.pack(BINARY_VERSION, flags, self.last_time, self.last_activity),
+                 self.minute.to_bytes(), self.hour.to_bytes()]
         if self.distinct is not None:
-            doc["d"] = {kind: [[h, seen] for h, seen in values.items()]
-                        for kind, values in self.distinct.items()}
+            parts.append(_BYTE.pack(len(self.distinct)))
+            for kind, seen in self.distinct.items():
+                name = kind.encode("utf-8")
+                parts += [_BYTE.pack(len(name)), name, _COUNT.pack(len(seen)),
+                          pack_array(array("q", seen.keys())),
+                          pack_array(array("d", seen.values()))]
         if self.billing is not None:
-            doc["b"] = list(self.billing)
+            parts.append(_PAIR.pack(*self.billing))
         if self.labels is not None:
-            doc["l"] = self.labels.to_json()
-            doc["s"] = self.fraud_streak
-            doc["f"] = _finite(self.last_fraud_label)
-        return to_json(doc)
+            parts += [self.labels.to_bytes(),
+                      _PAIR.pack(self.fraud_streak, self.last_fraud_label)]
+        return b"".join(parts)
 
     @classmethod
     def decode(cls, data: bytes) -> FeatureState:
-        """Rebuild a state written by :meth:`encode`; ``ValueError`` on a foreign payload."""
+        """Rebuild a state written by :meth:`encode` (or the older JSON form).
+
+        ``ValueError`` on a foreign, truncated or unknown-version payload.
+        """
+        if data[:1] == b"{":
+            return cls._decode_json(data)
+        if data[:1] != bytes((BINARY_VERSION,)):
+            raise ValueError("not a feature-state snapshot of a known version")
+        try:
+            return cls._decode_binary(memoryview(data))
+        except struct.error as exc:
+            raise ValueError(f"truncated feature-state snapshot: {exc}") from exc
+
+    @classmethod
+    def _decode_binary(cls, view: memoryview) -> FeatureState:
+        _, flags, last_time, last_activity = _HEAD.unpack_from(view, 0)
+        offset = _HEAD.size
+        minute, offset = BucketWindows.from_bytes(MINUTE, MINUTE_LENGTHS, view, offset)
+        hour, offset = BucketWindows.from_bytes(HOUR, HOUR_LENGTHS, view, offset)
+        state = cls(last_time=last_time, last_activity=last_activity, minute=minute, hour=hour)
+        if flags & _HAS_DISTINCT:
+            (kinds,) = _BYTE.unpack_from(view, offset)
+            offset += _BYTE.size
+            state.distinct = {}
+            for _ in range(kinds):
+                (size,) = _BYTE.unpack_from(view, offset)
+                offset += _BYTE.size
+                kind = bytes(view[offset:offset + size]).decode("utf-8")
+                offset += size
+                (count,) = _COUNT.unpack_from(view, offset)
+                offset += _COUNT.size
+                hashes, offset = unpack_array("q", view, offset, count)
+                seen, offset = unpack_array("d", view, offset, count)
+                state.distinct[kind] = dict(zip(hashes.tolist(), seen.tolist(), strict=True))
+        if flags & _HAS_BILLING:
+            state.billing = _PAIR.unpack_from(view, offset)
+            offset += _PAIR.size
+        if flags & _HAS_LABELS:
+            state.labels, offset = BucketWindows.from_bytes(HOUR, HOUR_LENGTHS, view, offset)
+            state.fraud_streak, state.last_fraud_label = _PAIR.unpack_from(view, offset)
+            offset += _PAIR.size
+        if offset != len(view):
+            raise ValueError("feature-state snapshot has trailing bytes")
+        return state
+
+    @classmethod
+    def _decode_json(cls, data: bytes) -> FeatureState:
+        """The version-1 JSON snapshot (changelogs written before the binary form)."""
         doc = json.loads(data)
         if not isinstance(doc, dict) or doc.get("v") != SNAPSHOT_VERSION:
             raise ValueError("not a feature-state snapshot of a known version")
@@ -115,11 +178,6 @@ class FeatureState:
             state.fraud_streak = float(doc.get("s", 0.0))
             state.last_fraud_label = _infinite(doc.get("f"))
         return state
-
-
-def _finite(value: float) -> float | None:
-    # JSON has no infinity: "never" is written as null.
-    return None if math.isinf(value) else value
 
 
 def _infinite(value: float | None) -> float:

@@ -19,6 +19,8 @@ continues bit-for-bit like the one that was never stopped.
 
 from __future__ import annotations
 
+import struct
+import sys
 from array import array
 from bisect import bisect_left
 from typing import Any
@@ -28,6 +30,35 @@ NO_HEAD = -(1 << 62)
 
 BYTES_PER_BUCKET = 32
 """Memory of one stored bucket: an int64 key and three float64 columns."""
+
+_RING_HEAD = struct.Struct("<qI")
+"""Binary ring: head key (int64) and number of stored buckets (uint32), little-endian."""
+_LITTLE = sys.byteorder == "little"
+
+
+def pack_array(values: array[Any]) -> bytes:
+    """``values`` as little-endian bytes (``array`` itself writes the native order)."""
+    if _LITTLE:
+        return values.tobytes()
+    swapped = array(values.typecode, values)
+    swapped.byteswap()
+    return swapped.tobytes()
+
+
+def unpack_array(typecode: str, data: memoryview, offset: int, count: int
+                 ) -> tuple[array[Any], int]:
+    """``count`` 8-byte items of ``typecode`` read at ``offset``; the array and the next offset.
+
+    ``ValueError`` if the data is too short (a truncated or foreign snapshot).
+    """
+    end = offset + 8 * count
+    if count < 0 or end > len(data):
+        raise ValueError("truncated feature-state snapshot")
+    values: array[Any] = array(typecode)
+    values.frombytes(data[offset:end])
+    if not _LITTLE:
+        values.byteswap()
+    return values, end
 
 
 _CHECKED: set[tuple[int, ...]] = set()
@@ -188,6 +219,39 @@ class BucketWindows:
         """A JSON-ready, exact representation (floats round-trip through ``repr``)."""
         return [self.head, self.lo, self.totals, self.keys.tolist(), self.counts.tolist(),
                 self.sums.tolist(), self.squares.tolist()]
+
+    def to_bytes(self) -> bytes:
+        """The ring in binary, exact: head, bucket count, ``lo``, totals, then the columns.
+
+        Far cheaper than :meth:`to_json` for a full 30-day ring (no number is
+        formatted as text): 32 bytes a bucket, whatever the values.
+        """
+        return b"".join((_RING_HEAD.pack(self.head, len(self.keys)),
+                         pack_array(array("q", self.lo)), pack_array(array("d", self.totals)),
+                         pack_array(self.keys), pack_array(self.counts),
+                         pack_array(self.sums), pack_array(self.squares)))
+
+    @classmethod
+    def from_bytes(cls, width: int, lengths: tuple[int, ...], data: memoryview,
+                   offset: int) -> tuple[BucketWindows, int]:
+        """Rebuild a ring written by :meth:`to_bytes` at ``offset``; returns it and the end."""
+        if offset + _RING_HEAD.size > len(data):
+            raise ValueError("truncated feature-state snapshot")
+        head, n = _RING_HEAD.unpack_from(data, offset)
+        offset += _RING_HEAD.size
+        ring = cls(width, lengths)
+        ring.head = head
+        lo, offset = unpack_array("q", data, offset, len(lengths))
+        totals, offset = unpack_array("d", data, offset, 3 * len(lengths))
+        ring.keys, offset = unpack_array("q", data, offset, n)
+        ring.counts, offset = unpack_array("d", data, offset, n)
+        ring.sums, offset = unpack_array("d", data, offset, n)
+        ring.squares, offset = unpack_array("d", data, offset, n)
+        ring.lo = lo.tolist()
+        if any(j < 0 or j > n for j in ring.lo):
+            raise ValueError("feature-state snapshot has a window outside its buckets")
+        ring.totals = totals.tolist()
+        return ring, offset
 
     @classmethod
     def from_json(cls, width: int, lengths: tuple[int, ...], data: list[Any]) -> BucketWindows:
