@@ -208,10 +208,14 @@ def _event_ids(messages: list[dict[str, Any]]) -> list[str]:
     return ids
 
 
-def _alerts(result: str) -> float:
-    value = REGISTRY.get_sample_value(
-        "fraudstream_alerts_total", {"service": "notifier", "channel": "smtp", "result": result})
+def _counter(name: str, **labels: str) -> float:
+    """The notifier's counter ``name`` with ``labels`` (0 before its first increment)."""
+    value = REGISTRY.get_sample_value(name, {"service": "notifier", **labels})
     return value or 0.0
+
+
+def _alerts(result: str) -> float:
+    return _counter("fraudstream_alerts_total", channel="smtp", result=result)
 
 
 async def test_one_email_per_blocked_decision_even_when_redelivered(
@@ -318,9 +322,7 @@ async def test_rejected_alert_and_poison_go_to_the_dead_letter_topic(
 
 
 def _decisions_seen(outcome: str) -> float:
-    value = REGISTRY.get_sample_value("fraudstream_notifier_decisions_total",
-                                      {"service": "notifier", "outcome": outcome})
-    return value or 0.0
+    return _counter("fraudstream_notifier_decisions_total", outcome=outcome)
 
 
 async def test_only_alerts_are_decoded_in_full_and_unreadable_outcomes_are_dead_lettered(
