@@ -216,7 +216,11 @@ class BucketWindows:
         return True
 
     def to_json(self) -> list[Any]:
-        """A JSON-ready, exact representation (floats round-trip through ``repr``)."""
+        """A JSON-ready, exact representation (floats round-trip through ``repr``).
+
+        The ring's form in version-1 (JSON) snapshots, the inverse of
+        :meth:`from_json`; snapshots are written with :meth:`to_bytes` now.
+        """
         return [self.head, self.lo, self.totals, self.keys.tolist(), self.counts.tolist(),
                 self.sums.tolist(), self.squares.tolist()]
 
