@@ -53,9 +53,12 @@ class PartitionState:
         return [r for r in records if r.offset >= start]
 
     def changelog_records(self) -> list[tuple[bytes, bytes | None]]:
-        """(key, snapshot-or-tombstone) for every entity changed since the last call."""
-        return [(key.encode("utf-8"), self.store.snapshot(key))
-                for key in sorted(self.store.dirty_keys())]
+        """(key, record-or-tombstone) for every entity changed since the last call.
+
+        See :meth:`FeatureStore.changelog_records`: a head record per entity,
+        and its history record when that changed.
+        """
+        return [(key.encode("utf-8"), value) for key, value in self.store.changelog_records()]
 
 
 def expire_idle(state: PartitionState, now: float, every_s: float) -> int:
@@ -70,15 +73,28 @@ def expire_idle(state: PartitionState, now: float, every_s: float) -> int:
     return state.store.expire(state.store.watermark)
 
 
-def apply_changelog(store: FeatureStore, records: Iterable[tuple[bytes | None, bytes | None]]
-                    ) -> int:
-    """Load changelog records into ``store`` (later records win); returns how many."""
+def latest_records(records: Iterable[tuple[bytes | None, bytes | None]],
+                   into: dict[str, bytes | None]) -> int:
+    """Keep each key's last value in ``into`` (what compaction would keep); returns how many."""
     count = 0
     for key, value in records:
         if key is None:
             continue
-        store.restore(key.decode("utf-8"), value)
+        into[key.decode("utf-8")] = value
         count += 1
+    return count
+
+
+def apply_changelog(store: FeatureStore, records: Iterable[tuple[bytes | None, bytes | None]]
+                    ) -> int:
+    """Load a whole changelog's records into ``store`` (later records win); returns how many.
+
+    The records must be complete: a head record and its history record are
+    joined only once both have been read.
+    """
+    latest: dict[str, bytes | None] = {}
+    count = latest_records(records, latest)
+    store.restore_changelog(latest)
     store.dirty_keys()  # restored state is already in the changelog
     return count
 
@@ -100,13 +116,18 @@ async def restore_partition(
         end = (await reader.end_offsets([tp]))[tp]
         total = 0
         idle_polls = 0
+        # The newest record of each key, loaded once all are read: an entity's
+        # head and history records may arrive in different polls.
+        latest: dict[str, bytes | None] = {}
         while await reader.position(tp) < end and idle_polls < 5:
             batches = await reader.getmany(tp, timeout_ms=500, max_records=5000)
             records = batches.get(tp, [])
             # Only transaction markers may remain before ``end``; a few empty
             # polls in a row mean there is nothing left to read.
             idle_polls = 0 if records else idle_polls + 1
-            total += apply_changelog(store, ((r.key, r.value) for r in records))
+            total += latest_records(((r.key, r.value) for r in records), latest)
+        store.restore_changelog(latest)
+        store.dirty_keys()  # restored state is already in the changelog
         log_event(log, logging.INFO, "scorer.state.restored", topic=topic, partition=partition,
                   records=total, entities=len(store))
         return total

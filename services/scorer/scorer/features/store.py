@@ -10,7 +10,7 @@ history, each event in the partition Kafka's default partitioner gives its key
 (:mod:`scorer.features.partitioning`). A single store fed everything
 (:meth:`FeatureStore.score_features`) equals one partition.
 
-Entities and their keys (``dirty_keys``/``snapshot``/``restore`` use them):
+Entities and their keys (the changelog records and ``snapshot``/``restore`` use them):
 ``c|<entity_id>`` customer, ``k|<card_bin>|<entity_id>`` card,
 ``m|<merchant_id>`` merchant, ``i|<ip_address>`` IP. The input topic is keyed by
 customer, so a partition's merchant and IP aggregates count that partition's
@@ -45,7 +45,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from fraudstream_shared.events import Transaction, TransactionLabel
-from scorer.features.state import DISTINCT_KINDS, FeatureState, hour_ring
+from scorer.features.state import DISTINCT_KINDS, HOUR, NO_HISTORY, FeatureState, hour_ring
 
 NAN = math.nan
 DAY_S = 86_400.0
@@ -55,6 +55,12 @@ BILLING_CHANGE_KM = 1.0
 """A billing location further than this from the previous one counts as a change."""
 MIN_STD = 0.01
 """Floor of the standard deviation in z-scores (an entity that always pays the same)."""
+
+HISTORY_PREFIX = "h/"
+"""Changelog key of an entity's history record: ``h/<entity key>`` (no entity key starts so)."""
+RECENT_HOURS = 24
+"""Hour buckets a head record may hold past its cut before the history is written anew:
+about a day of a busy entity's hours rides in every head record, the rest once a day."""
 
 ENTITY_PREFIXES = ("cust", "card", "merch", "ip")
 AMOUNT_WINDOWS = ("1h", "24h", "7d", "30d")
@@ -185,6 +191,8 @@ class FeatureStore:
         self.watermark = -math.inf
         self.late_dropped = 0
         self._dirty: set[str] = set()
+        self._history_dropped: set[str] = set()
+        """Expired keys whose history record still needs its tombstone."""
 
     # -- serving API -----------------------------------------------------
 
@@ -208,10 +216,14 @@ class FeatureStore:
             if state is None:
                 state = self.states[key] = FeatureState()
             state.minute.add(t, amount)
-            state.hour.add(t, amount)
+            added = state.hour.add(t, amount)
             in_order = t >= state.last_time
             if in_order:
                 state.last_time = t
+            elif (added and state.history_cut is not None
+                  and int(t // HOUR) < state.history_cut):
+                # A late event changed an hour already in the history record.
+                state.history_stale = True
             if t > state.last_activity:
                 state.last_activity = t
             if key[0] == "c":
@@ -255,7 +267,8 @@ class FeatureStore:
         cutoff = now_s - self.ttl_s
         idle = [key for key, state in self.states.items() if state.last_activity < cutoff]
         for key in idle:
-            del self.states[key]
+            if self.states.pop(key).history_cut is not None:
+                self._history_dropped.add(key)
             self._dirty.add(key)
         return len(idle)
 
@@ -266,17 +279,70 @@ class FeatureStore:
         dirty, self._dirty = self._dirty, set()
         return dirty
 
+    def changelog_records(self) -> list[tuple[str, bytes | None]]:
+        """``(key, record or tombstone)`` for every entity changed since the last call.
+
+        Each changed entity gets a head record under its own key
+        (:meth:`FeatureState.encode_head`: everything but its older hour
+        buckets). Its history record, ``h/<key>``, holding those older buckets
+        (:meth:`FeatureState.encode_history`), is written only when the head
+        would otherwise carry more than :data:`RECENT_HOURS` of them, or when a
+        late event changed one: so an entity busy for 30 days writes a few
+        hundred bytes per batch instead of its whole 23 KB state. Both records
+        of an entity belong in the same transaction; :meth:`restore_changelog`
+        joins them. An expired entity gets tombstones for both.
+        """
+        records: list[tuple[str, bytes | None]] = []
+        for key in sorted(self.dirty_keys()):
+            state = self.states.get(key)
+            if key in self._history_dropped:
+                self._history_dropped.discard(key)
+                if state is None or state.history_cut is None:
+                    records.append((HISTORY_PREFIX + key, None))
+            if state is None:
+                records.append((key, None))
+                continue
+            hour = state.hour
+            cut = NO_HISTORY if state.history_cut is None else state.history_cut
+            if state.history_stale or hour.recent_count(cut) > RECENT_HOURS:
+                records.append((HISTORY_PREFIX + key, state.encode_history(hour.keys[-1])))
+            records.append((key, state.encode_head()))
+        return records
+
+    def restore_changelog(self, latest: Mapping[str, bytes | None]) -> None:
+        """Load the newest changelog record of every key (as compaction keeps them).
+
+        ``latest`` maps each key read to its last value (``None``: a
+        tombstone). Head records are joined with their history records; whole
+        snapshots written before the split (versions 1 and 2) load alone.
+        Nothing becomes dirty. ``ValueError`` when a record is unreadable or a
+        head's history is missing or from another cut (a damaged changelog).
+        """
+        for key, value in latest.items():
+            if key.startswith(HISTORY_PREFIX):
+                continue  # read with its head
+            if value is None:
+                self.states.pop(key, None)
+                continue
+            self._put(key, FeatureState.decode_split(value, latest.get(HISTORY_PREFIX + key)))
+
     def snapshot(self, key: str) -> bytes | None:
-        """The encoded state of ``key``; ``None`` if it has none (write a tombstone)."""
+        """The whole encoded state of ``key`` (one record); ``None`` if it has none."""
         state = self.states.get(key)
         return None if state is None else state.encode()
 
     def restore(self, key: str, data: bytes | None) -> None:
-        """Load a snapshot (``None`` = tombstone: forget the key); does not mark it dirty."""
+        """Load one whole snapshot (``None`` = tombstone: forget the key); not marked dirty.
+
+        Takes what :meth:`snapshot` gives (and a head record without history);
+        changelog records go through :meth:`restore_changelog`.
+        """
         if data is None:
             self.states.pop(key, None)
             return
-        state = FeatureState.decode(data)
+        self._put(key, FeatureState.decode_split(data, None))
+
+    def _put(self, key: str, state: FeatureState) -> None:
         self.states[key] = state
         if state.last_time > self.watermark:
             self.watermark = state.last_time

@@ -22,7 +22,7 @@ from __future__ import annotations
 import struct
 import sys
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from typing import Any
 
 NO_HEAD = -(1 << 62)
@@ -33,6 +33,7 @@ BYTES_PER_BUCKET = 32
 
 _RING_HEAD = struct.Struct("<qI")
 """Binary ring: head key (int64) and number of stored buckets (uint32), little-endian."""
+_COUNT = struct.Struct("<I")
 _LITTLE = sys.byteorder == "little"
 
 
@@ -257,6 +258,64 @@ class BucketWindows:
         ring.totals = totals.tolist()
         return ring, offset
 
+    # -- split form (the changelog's head and history records) ----------------
+
+    def recent_bytes(self, cut: int) -> bytes:
+        """The ring without its buckets older than ``cut``: head, totals, buckets ``>= cut``.
+
+        With :meth:`history_bytes` of the same ``cut`` it is the whole ring
+        (:meth:`from_split` joins them). ``lo`` is not written: it follows from
+        the keys and the head (see :meth:`from_split`).
+        """
+        start = bisect_left(self.keys, cut)
+        return b"".join((_RING_HEAD.pack(self.head, len(self.keys) - start),
+                         pack_array(array("d", self.totals)),
+                         pack_array(self.keys[start:]), pack_array(self.counts[start:]),
+                         pack_array(self.sums[start:]), pack_array(self.squares[start:])))
+
+    def history_bytes(self, cut: int) -> bytes:
+        """The buckets older than ``cut``: their count, then key, count, sum, squares columns."""
+        end = bisect_left(self.keys, cut)
+        return b"".join((_COUNT.pack(end), pack_array(self.keys[:end]),
+                         pack_array(self.counts[:end]), pack_array(self.sums[:end]),
+                         pack_array(self.squares[:end])))
+
+    def recent_count(self, cut: int) -> int:
+        """How many stored buckets are at or after ``cut`` (what :meth:`recent_bytes` holds)."""
+        return len(self.keys) - bisect_left(self.keys, cut)
+
+    @classmethod
+    def from_split(cls, width: int, lengths: tuple[int, ...], recent: memoryview,
+                   offset: int, history: memoryview | None) -> tuple[BucketWindows, int]:
+        """Join :meth:`recent_bytes` at ``offset`` and :meth:`history_bytes`; the ring and end.
+
+        History buckets that have left the longest window since they were
+        written are dropped, as :meth:`advance` dropped them from the live ring;
+        each window's first bucket (``lo``) is the first key inside it, which is
+        what :meth:`add` and :meth:`advance` keep it at.
+        """
+        if offset + _RING_HEAD.size > len(recent):
+            raise ValueError("truncated feature-state snapshot")
+        head, n = _RING_HEAD.unpack_from(recent, offset)
+        offset += _RING_HEAD.size
+        ring = cls(width, lengths)
+        ring.head = head
+        totals, offset = unpack_array("d", recent, offset, 3 * len(lengths))
+        ring.totals = totals.tolist()
+        columns = []
+        for typecode in "qddd":
+            column, offset = unpack_array(typecode, recent, offset, n)
+            columns.append(column)
+        if history is not None:
+            old = _history_columns(history)
+            first = bisect_right(old[0], head - lengths[-1])  # still inside the longest window
+            if len(old[0]) > first and n and old[0][-1] >= columns[0][0]:
+                raise ValueError("feature-state history overlaps its recent buckets")
+            columns = [older[first:] + newer for older, newer in zip(old, columns, strict=True)]
+        ring.keys, ring.counts, ring.sums, ring.squares = columns
+        ring.lo = [bisect_right(ring.keys, head - length) for length in lengths]
+        return ring, offset
+
     @classmethod
     def from_json(cls, width: int, lengths: tuple[int, ...], data: list[Any]) -> BucketWindows:
         """Rebuild a ring written by :meth:`to_json`."""
@@ -272,3 +331,18 @@ class BucketWindows:
         ring.sums = array("d", sums)
         ring.squares = array("d", squares)
         return ring
+
+
+def _history_columns(data: memoryview) -> list[array[Any]]:
+    """The columns written by :meth:`BucketWindows.history_bytes` (the whole of ``data``)."""
+    if len(data) < _COUNT.size:
+        raise ValueError("truncated feature-state history")
+    (n,) = _COUNT.unpack_from(data, 0)
+    offset = _COUNT.size
+    columns = []
+    for typecode in "qddd":
+        column, offset = unpack_array(typecode, data, offset, n)
+        columns.append(column)
+    if offset != len(data):
+        raise ValueError("feature-state history has trailing bytes")
+    return columns
