@@ -158,7 +158,8 @@ def test_an_entity_expired_and_back_in_one_batch_drops_its_old_history() -> None
 
 def test_whole_snapshots_of_older_changelogs_restore_and_then_split() -> None:
     store, _ = busy_merchant(days=3)
-    old_changelog = [(key, state.encode()) for key, state in store.states.items()]
+    old_changelog: list[tuple[str, bytes | None]] = [
+        (key, state.encode()) for key, state in store.states.items()]
     again = restored(old_changelog)
     assert_same(store, again)
     merchant = merchant_key("m1")
