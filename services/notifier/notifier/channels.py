@@ -8,8 +8,11 @@ parameter); the worker retries the first and dead-letters both in the end.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
+import time
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any, Protocol
@@ -90,46 +93,92 @@ def smtp_error_is_permanent(exc: BaseException) -> bool:
 
 
 class SmtpChannel:
-    """Sends each alert over a fresh SMTP connection.
+    """Sends alerts over one SMTP session, reused while it is healthy.
 
-    Alerts are rare (a few per cent of decisions) so a connection per message
-    costs little and never leaves a half-dead session behind.
+    Opening a session costs a TCP connect and EHLO and, against a real relay,
+    STARTTLS and AUTH: several round trips and a TLS handshake per alert when
+    every alert opens its own. A session is therefore kept for up to
+    ``SMTP_MAX_MESSAGES_PER_CONNECTION`` alerts while it is used at least every
+    ``SMTP_IDLE_CLOSE_S`` (relays drop idle sessions, and cap messages per
+    session). Any error closes it, so the delivery policy's retry opens a fresh
+    one and a half-dead session is never used twice. One alert at a time goes
+    over the session (the worker sends them in order anyway).
     """
 
     name = "smtp"
 
-    def __init__(self, settings: NotifierSettings) -> None:
+    def __init__(self, settings: NotifierSettings,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._settings = settings
+        self._clock = clock
+        self._client: aiosmtplib.SMTP | None = None
+        self._sent_on_session = 0
+        self._last_used = 0.0
+        self._lock = asyncio.Lock()
+        self.sessions_opened = 0
+        """Sessions connected so far (logged and tested: reuse is the point)."""
 
     async def start(self) -> None:
-        """Nothing to open: connections are per message."""
+        """Nothing to open yet: the first alert opens the session."""
 
     async def close(self) -> None:
-        """Nothing to close."""
+        """End the session politely (QUIT), if one is open."""
+        async with self._lock:
+            await self._end_session(polite=True)
 
     def _password(self) -> str | None:
         secret = self._settings.smtp_password
         return secret.get_secret_value() if secret is not None else None
 
     async def send(self, alert: Alert) -> None:
-        """Deliver ``alert`` to ``ALERT_TO``."""
+        """Deliver ``alert`` to ``ALERT_TO`` over the current (or a fresh) session."""
         s = self._settings
         message = build_email(alert, s.alert_from, s.alert_to)
-        try:
-            await aiosmtplib.send(
-                message,
-                hostname=s.smtp_host,
-                port=s.smtp_port,
-                username=s.smtp_username,
-                password=self._password(),
-                start_tls=s.smtp_starttls,
-                timeout=s.smtp_timeout_s,
+        async with self._lock:
+            try:
+                client = await self._session()
+                await client.send_message(message)
+            except (aiosmtplib.SMTPException, OSError) as exc:
+                # Whatever state the session is in now, do not use it again.
+                await self._end_session(polite=False)
+                detail = f"smtp {s.smtp_host}:{s.smtp_port}: {type(exc).__name__}: {exc}"
+                if smtp_error_is_permanent(exc):
+                    raise SendRejected(detail) from exc
+                raise RetryableError(detail) from exc
+            self._sent_on_session += 1
+            self._last_used = self._clock()
+
+    async def _session(self) -> aiosmtplib.SMTP:
+        """The open session, or a new one if there is none or it is used up or idle."""
+        s = self._settings
+        client = self._client
+        if client is not None and (
+                not client.is_connected
+                or self._sent_on_session >= s.smtp_max_messages_per_connection
+                or self._clock() - self._last_used > s.smtp_idle_close_s):
+            await self._end_session(polite=True)
+            client = None
+        if client is None:
+            client = aiosmtplib.SMTP(
+                hostname=s.smtp_host, port=s.smtp_port, username=s.smtp_username,
+                password=self._password(), start_tls=s.smtp_starttls, timeout=s.smtp_timeout_s,
             )
-        except (aiosmtplib.SMTPException, OSError) as exc:
-            detail = f"smtp {s.smtp_host}:{s.smtp_port}: {type(exc).__name__}: {exc}"
-            if smtp_error_is_permanent(exc):
-                raise SendRejected(detail) from exc
-            raise RetryableError(detail) from exc
+            self._client = client  # a failed connect is ended like any failed send
+            self._sent_on_session = 0
+            await client.connect()
+            self.sessions_opened += 1
+        return client
+
+    async def _end_session(self, *, polite: bool) -> None:
+        """Forget the session: QUIT when ``polite`` and it still answers, else just close."""
+        client, self._client = self._client, None
+        if client is None or not client.is_connected:
+            return
+        if polite:
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                await client.quit()
+                return
+        client.close()
 
     async def check(self) -> str | None:
         """Connect and NOOP within :data:`PROBE_TIMEOUT_S`."""

@@ -63,6 +63,16 @@ class NotifierSettings(ServiceSettings):
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
     smtp_timeout_s: float = Field(10.0, gt=0, le=120)
+    smtp_max_messages_per_connection: int = Field(
+        100, ge=1, le=10_000,
+        description="Alerts sent over one SMTP session before it is closed and a new one "
+        "opened (relays cap messages per session).",
+    )
+    smtp_idle_close_s: float = Field(
+        30.0, gt=0, le=3600,
+        description="An SMTP session unused for this long is closed before the next alert "
+        "and a fresh one opened (relays drop idle sessions).",
+    )
     alert_from: str = Field("fraudstream@localhost", min_length=3)
     alert_to: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["fraud-team@localhost"],

@@ -206,3 +206,118 @@ async def test_smtp_channel_unreachable_is_retryable() -> None:
     problem = await channel.check()
     assert problem is not None
     assert "unreachable" in problem
+
+
+class _CountingInbox(_Inbox):
+    """An inbox that also counts SMTP sessions (EHLOs) and polite goodbyes (QUITs)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sessions = 0
+        self.quits = 0
+
+    async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
+                          responses: list[str]) -> list[str]:
+        self.sessions += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:
+        self.quits += 1
+        return "221 Bye"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if b"ev-reject-me" in envelope.content:
+            return "554 rejected as spam"
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.fixture
+def counting_server() -> Iterator[tuple[_CountingInbox, int]]:
+    inbox, port = _CountingInbox(), _free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def _send(channel: SmtpChannel, *event_ids: str) -> None:
+    for event_id in event_ids:
+        await channel.send(format_alert(decision(event_id=event_id)))
+
+
+async def test_alerts_share_one_smtp_session_until_its_message_cap(
+    counting_server: tuple[_CountingInbox, int],
+) -> None:
+    inbox, port = counting_server
+    channel = SmtpChannel(_settings(smtp_port=port, smtp_max_messages_per_connection=3))
+    await _send(channel, *(f"ev-{i}" for i in range(7)))
+    await channel.close()
+    assert len(inbox.messages) == 7
+    # 3 + 3 + 1 alerts: a full session is closed with QUIT and a new one opened.
+    assert inbox.sessions == channel.sessions_opened == 3
+    assert inbox.quits == 3
+
+
+async def test_an_idle_smtp_session_is_replaced_before_the_next_alert(
+    counting_server: tuple[_CountingInbox, int],
+) -> None:
+    inbox, port = counting_server
+    clock = _Clock()
+    channel = SmtpChannel(_settings(smtp_port=port, smtp_idle_close_s=30), clock=clock)
+    await _send(channel, "ev-1")
+    clock.now += 29
+    await _send(channel, "ev-2")
+    assert inbox.sessions == 1
+    clock.now += 31
+    await _send(channel, "ev-3")
+    await channel.close()
+    assert inbox.sessions == 2
+    assert [raw.count(b"ev-") > 0 for _, raw in inbox.messages] == [True] * 3
+
+
+async def test_a_broken_smtp_session_fails_once_then_a_fresh_one_delivers() -> None:
+    inbox, port = _CountingInbox(), _free_port()
+    first = Controller(inbox, hostname="127.0.0.1", port=port)
+    first.start()
+    channel = SmtpChannel(_settings(smtp_port=port, smtp_timeout_s=2))
+    await _send(channel, "ev-before")
+    first.stop()  # the server goes away under the open session, then comes back
+    second = Controller(inbox, hostname="127.0.0.1", port=port)
+    second.start()
+    try:
+        with pytest.raises(RetryableError):
+            await _send(channel, "ev-lost-session")
+        # The delivery policy retries: the retry opens a new session and succeeds.
+        await _send(channel, "ev-lost-session")
+        await channel.close()
+    finally:
+        second.stop()
+    assert channel.sessions_opened == 2
+    delivered = [raw for _, raw in inbox.messages]
+    assert sum(b"ev-before" in raw for raw in delivered) == 1
+    assert sum(b"ev-lost-session" in raw for raw in delivered) == 1
+
+
+async def test_a_rejected_alert_closes_the_session_and_the_next_one_opens_another(
+    counting_server: tuple[_CountingInbox, int],
+) -> None:
+    inbox, port = counting_server
+    channel = SmtpChannel(_settings(smtp_port=port))
+    await _send(channel, "ev-1")
+    with pytest.raises(SendRejected, match="554"):
+        await _send(channel, "ev-reject-me")
+    await _send(channel, "ev-3")
+    await channel.close()
+    assert channel.sessions_opened == inbox.sessions == 2
+    assert len(inbox.messages) == 2
