@@ -9,6 +9,14 @@ the partition of aiokafka's default partitioner (Kafka's murmur2, as Java's
 clients), records with an explicit partition go there, and order within a
 partition is the order given. Inside a transaction the batches join it like
 single records (the accumulator adds each partition to the transaction).
+
+Each batch is closed before it is handed over, so the producer sends it at
+once instead of holding it for ``linger_ms``: aiokafka lingers on any open
+batch (5 ms with our producers), but these batches are already as full as
+the caller's records make them, and the wait was most of the time between a
+worker's poll and its output being acknowledged (null scorer on the local
+broker: 6.8 → 1.4 ms a batch, median). Closed batches take no records from
+``send()`` either (they would otherwise join).
 """
 
 from __future__ import annotations
@@ -64,11 +72,20 @@ async def send_batched(
         if builder.append(key=key, value=value, timestamp=None) is None:
             # Full: hand it over (this waits while the partition's previous batch
             # is still queued, keeping order) and start the next one.
-            futures.append(await producer.send_batch(builder, topic, partition=target))
+            futures.append(await _ship(producer, builder, topic, target))
             builder = builders[target] = producer.create_batch()
             # The first record always fits, whatever its size.
             builder.append(key=key, value=value, timestamp=None)
     for target, builder in builders.items():
-        futures.append(await producer.send_batch(builder, topic, partition=target))
+        futures.append(await _ship(producer, builder, topic, target))
     return futures
+
+
+async def _ship(producer: AIOKafkaProducer, builder: Any, topic: str,
+                partition: int) -> asyncio.Future[object]:
+    # Closed: the sender takes it on its next round instead of after linger_ms.
+    builder.close()
+    future: asyncio.Future[object] = await producer.send_batch(builder, topic,
+                                                               partition=partition)
+    return future
 
