@@ -2,9 +2,17 @@
 
 The loop polls a batch, hands it to the service's handler, and commits the
 next offsets only after the handler returned (the handler returns once its
-output is acknowledged). A rebalance waits for the in-flight batch: the
-revocation callback takes the same lock as batch processing, so a partition is
-never handed over between "work done" and "offset committed".
+output is acknowledged). The commit runs while the next batch is polled and
+handled: an offset commit waits on the group coordinator (about 5 ms on a
+Kafka 4 broker, which lingers that long before writing ``__consumer_offsets``),
+and waiting for it before the next poll made every record queue behind it.
+One commit is in flight at a time; offsets of batches handled meanwhile are
+merged (the newest per partition) into the next one, so commits stay in order
+and never hold the loop up. A failed commit still stops the loop. A rebalance
+waits for the in-flight batch and the commits: the revocation callback takes
+the same lock as batch processing and then waits until every queued offset is
+committed, so a partition is never handed over between "work done" and
+"offset committed".
 """
 
 from __future__ import annotations
@@ -45,6 +53,12 @@ def next_offsets(records: Sequence[Record]) -> dict[TopicPartition, OffsetAndMet
     return offsets
 
 
+def _retrieve(task: asyncio.Task[None]) -> None:
+    # Marks a left task's error as seen (asyncio would otherwise log it at exit).
+    if not task.cancelled():
+        task.exception()
+
+
 class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, loop: BatchConsumerLoop) -> None:
         self._loop = loop
@@ -53,6 +67,7 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         # Wait for the in-flight batch (processing + commit) to finish before
         # the partitions go to another member.
         async with self._loop.batch_lock:
+            await self._loop.commit_finished()
             log_event(log, logging.INFO, f"{self._loop.service}.partitions.revoked",
                       partitions=[f"{tp.topic}:{tp.partition}" for tp in revoked])
         for tp in revoked:
@@ -101,6 +116,10 @@ class BatchConsumerLoop:
         # transaction, together with its output).
         self._commit_offsets = commit_offsets
         self._stopping = asyncio.Event()
+        # Offsets of handled batches not yet committed, and the task committing
+        # them (one request at a time, the newest offset per partition).
+        self._queued_offsets: dict[TopicPartition, OffsetAndMetadata] = {}
+        self._committer: asyncio.Task[None] | None = None
 
     def subscribe(self) -> None:
         """Subscribe with the commit-on-revoke listener (call before :meth:`run`)."""
@@ -122,15 +141,28 @@ class BatchConsumerLoop:
         self._stopping.set()
 
     async def run(self) -> None:
-        """Poll, handle, commit — until stopped. Handler exceptions propagate (bugs crash)."""
+        """Poll, handle, commit — until stopped. Handler exceptions propagate (bugs crash).
+
+        Returns once the last batch's offsets are committed.
+        """
         if not self._topics:
             await self._idle()
             return
+        try:
+            await self._poll_until_stopped()
+        except BaseException:
+            self._leave_commit()
+            raise
+        await self.commit_finished()
+        self._raise_failed_commit()
+
+    async def _poll_until_stopped(self) -> None:
         while not self._stopping.is_set():
             batches = await self.consumer.getmany(
                 timeout_ms=self._poll_timeout_ms, max_records=self._max_records
             )
             self.heartbeat = time.monotonic()
+            self._raise_failed_commit()
             records = [record for batch in batches.values() for record in batch]
             if not records:
                 continue
@@ -138,13 +170,52 @@ class BatchConsumerLoop:
                 started = time.perf_counter()
                 await self._handler(records)
                 if self._commit_offsets:
-                    await self._commit(records)
+                    # Only now, with the batch's output acknowledged.
+                    self._queue_commit(records)
                 PROCESSING_SECONDS.labels(self.service).observe(time.perf_counter() - started)
             BATCH_SIZE.labels(self.service).observe(len(records))
             for tp, batch in batches.items():
                 MESSAGES_CONSUMED.labels(self.service, tp.topic).inc(len(batch))
             await self._update_lag()
             self.heartbeat = time.monotonic()
+
+    async def commit_finished(self) -> None:
+        """Wait until every queued offset is committed (or the commit failed).
+
+        A failure is not raised here (the rebalance listener calls this, and
+        aiokafka only logs what a listener raises): the loop raises it.
+        """
+        committer = self._committer
+        if committer is not None and not committer.done():
+            await asyncio.wait([committer])
+
+    def _raise_failed_commit(self) -> None:
+        # Forget a finished committer; raise its error (the loop stops, as it
+        # did when it awaited each commit itself).
+        committer = self._committer
+        if committer is not None and committer.done():
+            self._committer = None
+            committer.result()
+
+    def _leave_commit(self) -> None:
+        # The loop is failing or cancelled: the commit in flight (of acknowledged
+        # work) may still finish, but nobody will wait for it or raise its error.
+        committer, self._committer = self._committer, None
+        if committer is not None:
+            committer.add_done_callback(_retrieve)
+
+    def _queue_commit(self, records: Sequence[Record]) -> None:
+        # Later batches come later in each partition: their offsets replace
+        # the queued ones.
+        self._raise_failed_commit()
+        self._queued_offsets.update(next_offsets(records))
+        if self._committer is None:
+            self._committer = asyncio.create_task(self._commit_queued())
+
+    async def _commit_queued(self) -> None:
+        while self._queued_offsets:
+            offsets, self._queued_offsets = self._queued_offsets, {}
+            await self._commit(offsets)
 
     async def _idle(self) -> None:
         # A worker without input topics (e.g. the producer) only keeps the
@@ -154,8 +225,7 @@ class BatchConsumerLoop:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=1.0)
 
-    async def _commit(self, records: Sequence[Record]) -> None:
-        offsets = next_offsets(records)
+    async def _commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
         try:
             await self.consumer.commit(offsets)
         except CommitFailedError:

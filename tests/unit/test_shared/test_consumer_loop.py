@@ -1,0 +1,127 @@
+"""The batch loop's commits: after the handler, off the poll path, in order, never lost.
+
+A scripted stand-in for the consumer (batches to return, commits that finish
+only when the test lets them) shows the order of events; the real broker
+round trip is covered by tests/integration/test_shared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from aiokafka import TopicPartition
+from aiokafka.errors import KafkaConnectionError
+from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
+
+from fraudstream_shared.kafka import BatchConsumerLoop
+from fraudstream_shared.kafka.consumer import Record
+
+TP0, TP1 = TopicPartition("t", 0), TopicPartition("t", 1)
+
+
+def _record(tp: TopicPartition, offset: int) -> Record:
+    return ConsumerRecord(tp.topic, tp.partition, offset, 0, 0, None, b"v", None, 0, 1, ())
+
+
+class ScriptedConsumer:
+    """Returns the given batches one poll at a time; each commit waits for ``release``."""
+
+    def __init__(self, batches: list[list[Record]]) -> None:
+        self.batches = batches
+        self.events: list[str] = []
+        self.committed: list[dict[TopicPartition, int]] = []
+        self.release = asyncio.Event()
+        self.release.set()
+        self.fail_commits = False
+        self.drained = asyncio.Event()
+
+    async def getmany(self, *, timeout_ms: int, max_records: int) -> dict[TopicPartition, Any]:
+        await asyncio.sleep(0)  # a poll is a suspension point, as the real one
+        if not self.batches:
+            self.drained.set()
+            await asyncio.sleep(0.001)
+            return {}
+        batch = self.batches.pop(0)
+        self.events.append(f"poll {[r.offset for r in batch]}")
+        by_tp: dict[TopicPartition, list[Record]] = {}
+        for record in batch:
+            by_tp.setdefault(TopicPartition(record.topic, record.partition), []).append(record)
+        return by_tp
+
+    async def commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
+        plain = {tp: meta.offset for tp, meta in offsets.items()}
+        self.events.append(f"commit start {sorted(plain.values())}")
+        await self.release.wait()
+        if self.fail_commits:
+            raise KafkaConnectionError("broker gone")
+        self.committed.append(plain)
+        self.events.append(f"commit done {sorted(plain.values())}")
+
+    def assignment(self) -> set[TopicPartition]:
+        return set()
+
+
+def _loop(consumer: ScriptedConsumer, handled: list[list[int]]) -> BatchConsumerLoop:
+    async def handler(records: Sequence[Record]) -> None:
+        consumer.events.append(f"handled {[r.offset for r in records]}")
+        handled.append([r.offset for r in records])
+
+    return BatchConsumerLoop(consumer, ["t"], handler, service="unit")
+
+
+async def test_a_batch_is_committed_after_its_handler_and_before_run_returns() -> None:
+    consumer = ScriptedConsumer([[_record(TP0, 0), _record(TP0, 1)]])
+    handled: list[list[int]] = []
+    loop = _loop(consumer, handled)
+    task = asyncio.create_task(loop.run())
+    await consumer.drained.wait()
+    loop.stop()
+    await task
+    assert consumer.events == ["poll [0, 1]", "handled [0, 1]", "commit start [2]",
+                               "commit done [2]"]
+    assert consumer.committed == [{TP0: 2}]
+
+
+async def test_the_next_batch_is_handled_while_a_commit_is_in_flight() -> None:
+    consumer = ScriptedConsumer([[_record(TP0, 0)], [_record(TP1, 5)], [_record(TP0, 1)]])
+    consumer.release.clear()  # the first commit hangs until released
+    handled: list[list[int]] = []
+    loop = _loop(consumer, handled)
+    task = asyncio.create_task(loop.run())
+    await consumer.drained.wait()
+    # Every batch was handled although the first commit has not finished.
+    assert handled == [[0], [5], [1]]
+    assert consumer.events.index("commit start [1]") < consumer.events.index("handled [5]")
+    assert consumer.committed == []
+    loop.stop()
+    consumer.release.set()
+    await task
+    # One commit at a time: the first batch's, then the others' merged (newest per partition).
+    assert consumer.committed == [{TP0: 1}, {TP1: 6, TP0: 2}]
+
+
+async def test_a_rebalance_waits_for_queued_offsets_to_be_committed() -> None:
+    consumer = ScriptedConsumer([[_record(TP0, 0)], [_record(TP0, 1)]])
+    consumer.release.clear()
+    loop = _loop(consumer, [])
+    task = asyncio.create_task(loop.run())
+    await consumer.drained.wait()
+    waiting = asyncio.create_task(loop.commit_finished())
+    await asyncio.sleep(0.01)
+    assert not waiting.done()  # the commits are still held back
+    consumer.release.set()
+    await waiting
+    assert consumer.committed == [{TP0: 1}, {TP0: 2}]
+    loop.stop()
+    await task
+
+
+async def test_a_failed_commit_stops_the_loop() -> None:
+    consumer = ScriptedConsumer([[_record(TP0, 0)]])
+    consumer.fail_commits = True
+    loop = _loop(consumer, [])
+    with pytest.raises(KafkaConnectionError):
+        await asyncio.wait_for(loop.run(), timeout=10)
