@@ -393,8 +393,7 @@ class FeatureStore:
             return [0.0, 0.0, 0.0, NAN, NAN]
         since = ev.time - DAY_S
         distinct = state.distinct or {}
-        counts = [float(sum(1 for seen in distinct.get(kind, {}).values() if seen > since))
-                  for kind in DISTINCT_KINDS]
+        counts = [_seen_since(distinct.get(kind), since) for kind in DISTINCT_KINDS]
         km = changed = NAN
         if state.billing is not None and ev.latitude is not None and ev.longitude is not None:
             km = haversine_km(state.billing[0], state.billing[1], ev.latitude, ev.longitude)
@@ -414,6 +413,17 @@ class FeatureStore:
 
 def _event(tx: Transaction | TxEvent) -> TxEvent:
     return tx if isinstance(tx, TxEvent) else TxEvent.of(tx)
+
+
+def _seen_since(seen: dict[int, float] | None, since: float) -> float:
+    """How many values were last seen after ``since``, as a float feature."""
+    if not seen:
+        return 0.0
+    times = seen.values()
+    # Usually all of them: the set only keeps a day before its newest value.
+    if min(times) > since:
+        return float(len(seen))
+    return float(sum(1 for last in times if last > since))
 
 
 def _remember(seen: dict[int, float], value: int, t: float, cap: int) -> None:

@@ -268,10 +268,12 @@ class BucketWindows:
         the keys and the head (see :meth:`from_split`).
         """
         start = bisect_left(self.keys, cut)
+        columns = (self.keys, self.counts, self.sums, self.squares)
+        if start:  # else all of them (always, for an entity without history): no copies
+            columns = tuple(column[start:] for column in columns)  # type: ignore[assignment]
         return b"".join((_RING_HEAD.pack(self.head, len(self.keys) - start),
                          pack_array(array("d", self.totals)),
-                         pack_array(self.keys[start:]), pack_array(self.counts[start:]),
-                         pack_array(self.sums[start:]), pack_array(self.squares[start:])))
+                         *[pack_array(column) for column in columns]))
 
     def history_bytes(self, cut: int) -> bytes:
         """The buckets older than ``cut``: their count, then key, count, sum, squares columns."""

@@ -112,6 +112,18 @@ def test_distinct_values_and_billing_change() -> None:
     assert store.features_for(tx(20))["cust_billing_changed"] == 0.0
 
 
+def test_distinct_values_older_than_a_day_before_the_event_are_not_counted() -> None:
+    store = FeatureStore()
+    store.update(tx(0, ip="1.1.1.1", ua="a", merchant="m1"))
+    store.update(tx(10, ip="2.2.2.2", ua="b", merchant="m1"))
+    # A day and five minutes after the first: only what was seen at minute 10 counts.
+    f = store.features_for(tx(24 * 60 + 5))
+    assert f["cust_distinct_ip_24h"] == 1.0
+    assert f["cust_distinct_ua_24h"] == 1.0
+    assert f["cust_distinct_merchant_24h"] == 1.0
+    assert store.features_for(tx(24 * 60 + 11))["cust_distinct_ip_24h"] == 0.0
+
+
 def test_merchant_risk_counts_only_arrived_labels() -> None:
     week = 7 * 24 * 60
     store = FeatureStore()
