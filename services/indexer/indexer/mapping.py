@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 TEMPLATE_PRIORITY = 200
-"""Above the built-in templates (priority ≤ 100) so ours wins for ``<index>*``."""
+"""Above the built-in templates (priority ≤ 100) so ours wins for the index."""
 
 KEYWORD: dict[str, Any] = {"type": "keyword", "ignore_above": 1024}
 TEXT_AND_KEYWORD: dict[str, Any] = {
@@ -111,9 +111,15 @@ def index_mappings() -> dict[str, Any]:
 
 
 def index_template(index: str) -> dict[str, Any]:
-    """The ``_index_template`` body for ``<index>*``."""
+    """The ``_index_template`` body for exactly ``index``.
+
+    Not ``<index>*``: two indexers on one cluster whose index names share a
+    prefix (``decisions`` and ``decisions-eu``) would put templates with
+    overlapping patterns at the same priority, which OpenSearch refuses, so the
+    second could never start.
+    """
     return {
-        "index_patterns": [f"{index}*"],
+        "index_patterns": [index],
         "priority": TEMPLATE_PRIORITY,
         "template": {
             "settings": {

@@ -35,7 +35,7 @@ class IndexerSettings(OpenSearchSettings):
 
     opensearch_index: str = Field(
         topics.PROCESSED_TRANSACTIONS, min_length=1, pattern=r"^[a-z0-9][a-z0-9._-]*$",
-        description="Index name; the template applies to <index>*.",
+        description="Index name; the index template covers exactly this index.",
     )
 
     indexer_bulk_max_docs: int = Field(

@@ -8,7 +8,7 @@ import pytest
 from opensearchpy import AsyncOpenSearch
 
 from indexer.document import document_id, to_document
-from indexer.opensearch import BulkIndexer, Document, ensure_index
+from indexer.opensearch import BulkIndexer, Document, ensure_index, template_name
 from tests.support.polling import poll_until
 from tests.unit.test_indexer.factories import make_decision
 
@@ -56,6 +56,24 @@ async def test_template_maps_dates_geo_points_keywords_and_new_fields(
     assert fd["contributions"]["properties"]["feature"]["type"] == "keyword"
     # Additive contract changes are accepted, as keywords (no date detection).
     assert properties["new_string_field"]["type"] == "keyword"
+
+
+async def test_indices_whose_names_share_a_prefix_each_get_their_template(
+    opensearch_client: AsyncOpenSearch, index_name: str
+) -> None:
+    regional = f"{index_name}-eu"
+    try:
+        await ensure_index(opensearch_client, index_name)
+        # A second deployment's indexer on the same cluster (OpenSearch refuses
+        # overlapping template patterns of the same priority).
+        await ensure_index(opensearch_client, regional)
+        mappings = await opensearch_client.indices.get_mapping(index=f"{index_name},{regional}")
+        for name in (index_name, regional):
+            assert mappings[name]["mappings"]["properties"]["event_time"]["type"] == "date"
+    finally:
+        await opensearch_client.indices.delete(index=regional, ignore_unavailable=True)
+        await opensearch_client.indices.delete_index_template(
+            name=template_name(regional), ignore=[404])
 
 
 async def test_replayed_decisions_overwrite_and_never_duplicate(
