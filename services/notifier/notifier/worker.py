@@ -43,6 +43,7 @@ from fraudstream_shared.kafka import (
     dead_letter_spec,
     ensure_topics,
     input_topic,
+    send_batched,
 )
 from fraudstream_shared.logging import log_event
 from fraudstream_shared.metrics import MESSAGES_PRODUCED
@@ -268,11 +269,12 @@ class NotifierWorker(KafkaWorker):
         sent = SentRecord.now(decision.event_id, channel, record.topic, record.partition,
                               record.offset)
         # Same partition number as the decision: whoever owns that decisions
-        # partition reads exactly this sent partition to restore.
-        await self.producer.send_and_wait(
-            s.notifier_sent_topic, value=encode(sent), key=encode_key(decision.event_id),
-            partition=record.partition,
-        )
+        # partition reads exactly this sent partition to restore. A closed
+        # batch of one goes out at once; ``send_and_wait`` would linger 5 ms
+        # first, and the next alert waits for this acknowledgement.
+        await asyncio.gather(*await send_batched(
+            self.producer, s.notifier_sent_topic,
+            [(encode_key(decision.event_id), encode(sent))], partition=record.partition))
         MESSAGES_PRODUCED.labels(self.service, s.notifier_sent_topic).inc()
         self.ledger.add(record.partition, decision.event_id)
         ALERTS.labels(self.service, channel, "sent").inc()
