@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
+from pydantic import BaseModel
 
 from fraudstream_shared.events import Contribution
 from fraudstream_shared.logging import log_event
@@ -137,25 +137,106 @@ class Model:
         raw, contrib = self.explain(data)
         scores = [int(s) for s in self.calibration.scores_of(raw)]
         features = contrib[:, :-1]
-        k = min(top_k, features.shape[1])
-        top = np.argsort(-np.abs(features), axis=1, kind="stable")[:, :k]
-        # Gather in numpy, round in Python (``round`` on floats is correctly rounded).
-        names = self.feature_names
+        top = top_columns(features, min(top_k, features.shape[1]))
         rows = np.arange(len(data))[:, None]
-        values = data[rows, top].tolist()
-        contributions = features[rows, top].tolist()
-        explanations = [
-            [Contribution(feature=names[j], value=None if math.isnan(v) else round(v, 6),
-                          contribution=round(c, 4))
-             for j, v, c in zip(columns, row_values, row_contributions, strict=True)]
-            for columns, row_values, row_contributions in zip(
-                top.tolist(), values, contributions, strict=True)
-        ]
+        names = self.feature_names
+        # Flat lists, one per batch (not per row), sliced into one list per row.
+        columns = top.ravel().tolist()
+        values = rounded(data[rows, top], 6).ravel().tolist()
+        contributions = rounded(features[rows, top], 4).ravel().tolist()
+        contribution = _new_contribution
+        # NaN values (unknown) are reported as null.
+        every = [contribution({"feature": names[j], "value": None if v != v else v,
+                               "contribution": c})
+                 for j, v, c in zip(columns, values, contributions, strict=True)]
+        k = top.shape[1]
+        explanations = [every[i:i + k] for i in range(0, len(every), k)] if k else [
+            [] for _ in range(len(data))]
         return scores, explanations
 
     def contributions(self, matrix: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """All TreeSHAP contributions, the last column being the bias."""
         return self.explain(matrix)[1]
+
+
+def top_columns(values: npt.NDArray[np.float64], k: int) -> npt.NDArray[np.intp]:
+    """Per row, the columns of the ``k`` largest ``|values|``, largest first, ties by column.
+
+    What ``np.argsort(-np.abs(values), axis=1, kind="stable")[:, :k]`` returns,
+    in ``k`` passes of ``argmax`` (which takes the first of equal maxima)
+    instead of a sort of every row; rows with NaN (which ``argmax`` ranks
+    first and the sort last) are sorted, as is a negative ``k`` (all but the last ``-k``).
+    """
+    magnitude = np.abs(values)
+    if k < 0 or np.isnan(magnitude).any():
+        return np.argsort(-magnitude, axis=1, kind="stable")[:, :k]
+    top = np.empty((len(values), k), dtype=np.intp)
+    rows = np.arange(len(values))
+    for i in range(k):
+        best = magnitude.argmax(axis=1)
+        top[:, i] = best
+        magnitude[rows, best] = -1.0  # below every magnitude: never taken again
+    return top
+
+
+_EXACT_BELOW = 2.0 ** 50
+"""Scaled magnitudes at and above this are rounded by Python (no fraction survives in them)."""
+_TIE_MARGIN = 2.0 ** -45
+"""Relative distance from a half within which Python rounds (exact halves need only 0)."""
+
+
+def rounded(values: npt.NDArray[np.float64], digits: int) -> npt.NDArray[np.float64]:
+    """``round(v, digits)`` of every value (NaN stays NaN), exactly as Python rounds.
+
+    Python rounds the exact binary value half to even at the decimal digit and
+    returns the float nearest that decimal. Here ``v * 10**digits`` is rounded
+    half to even (``rint``) and divided by ``10**digits``: the division is
+    correctly rounded, so the result is the same float whenever the integer is
+    the same. The integer can only differ when the product's own rounding
+    (below 2**-53 of it) carried it onto a half (halves are floats, so never
+    past one): products that close to a half, with a margin to spare, and huge
+    and infinite ones are rounded by Python instead.
+    """
+    if not 0 <= digits <= 15:
+        raise ValueError("digits must be 0 to 15 (powers of ten exact in a float)")
+    scale = float(10 ** digits)
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaled = values * scale
+        whole = np.rint(scaled)
+        size = np.abs(scaled)
+        result = whole / scale
+        safe = (size < _EXACT_BELOW) & (
+            0.5 - np.abs(scaled - whole) > _TIE_MARGIN * np.maximum(size, 1.0))
+    unsafe = ~safe & ~np.isnan(values)
+    if unsafe.any():
+        flat_values, flat_result = values.reshape(-1), result.reshape(-1)
+        for i in np.flatnonzero(unsafe.reshape(-1)).tolist():
+            flat_result[i] = round(float(flat_values[i]), digits)
+    return result
+
+
+def _new_contribution(values: dict[str, Any]) -> Contribution:
+    """``Contribution(**values)`` for values that are already valid (every field, in order).
+
+    A ``str`` feature and float or null numbers validate to themselves; the
+    instance is what pydantic builds from them (all fields set, no extras, no
+    private attributes), without validating three fields a few hundred times
+    per batch.
+    """
+    model = _new(Contribution)
+    _set_dict(model, values)
+    _set_fields_set(model, set(_CONTRIBUTION_FIELDS))
+    _set_extra(model, None)
+    _set_private(model, None)
+    return model
+
+
+_new = object.__new__
+_set_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+_CONTRIBUTION_FIELDS = frozenset(Contribution.model_fields)
 
 
 def _matrix(matrix: npt.ArrayLike, width: int) -> npt.NDArray[np.float64]:

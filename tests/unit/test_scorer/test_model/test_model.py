@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import json
+import math
+import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
-from fraudstream_shared.events import Transaction, TransactionLabel
+from fraudstream_shared.events import Contribution, Transaction, TransactionLabel, encode
 from producer.simulate import main as simulate_main
 from scorer.evaluation.folds import cached_features, fold_protocols
 from scorer.features import DEFAULT_PARTITIONS, FEATURE_NAMES, compute_offline, replay
 from scorer.model import Calibration, Model, fpr_for_score, save, score_for_fpr
+from scorer.model.core import _new_contribution, rounded, top_columns
 from scorer.model.data import load_history
 from scorer.model.protocol import parse_day
 from scorer.model.train import fit, select_features
@@ -87,6 +93,117 @@ def test_contributions_sum_to_the_margin_and_top_k_is_ordered(
     assert {c.feature for top in explanations for c in top} <= set(FEATURE_NAMES)
 
 
+def old_predict_batch(model: Model, matrix: np.ndarray, top_k: int = 3
+                      ) -> tuple[list[int], list[list[Contribution]]]:
+    """``Model.predict_batch`` as it was before its post-processing was vectorised."""
+    raw, contrib = model.explain(matrix)
+    scores = [int(s) for s in model.calibration.scores_of(raw)]
+    features = contrib[:, :-1]
+    k = min(top_k, features.shape[1])
+    top = np.argsort(-np.abs(features), axis=1, kind="stable")[:, :k]
+    rows = np.arange(len(matrix))[:, None]
+    values = matrix[rows, top].tolist()
+    contributions = features[rows, top].tolist()
+    return scores, [
+        [Contribution(feature=model.feature_names[j],
+                      value=None if math.isnan(v) else round(v, 6), contribution=round(c, 4))
+         for j, v, c in zip(columns, row_values, row_contributions, strict=True)]
+        for columns, row_values, row_contributions in zip(
+            top.tolist(), values, contributions, strict=True)]
+
+
+@pytest.mark.parametrize("top_k", [0, 1, 3, 7, len(FEATURE_NAMES) + 5])
+def test_predict_batch_explains_exactly_as_before(
+        model: Model, synthetic: tuple[np.ndarray, np.ndarray], top_k: int) -> None:
+    matrix, _ = synthetic
+    # Whole numbers (ties in the contributions of equal rows), NaN and ±0.0 mixed in.
+    batch = np.concatenate([matrix[:400], np.round(matrix[400:600]), np.zeros((5, matrix.shape[1])),
+                            np.full((5, matrix.shape[1]), -0.0), matrix[600:605] * 1e-9])
+    new_scores, new = model.predict_batch(batch, top_k=top_k)
+    old_scores, old = old_predict_batch(model, batch, top_k=top_k)
+    assert new_scores == old_scores
+    assert new == old
+    for new_row, old_row in zip(new, old, strict=True):
+        assert [encode(c) for c in new_row] == [encode(c) for c in old_row]
+        assert [c.model_fields_set for c in new_row] == [c.model_fields_set for c in old_row]
+
+
+def _bits(value: float) -> bytes:
+    return struct.pack("<d", value)
+
+
+def _same_floats(got: list[float], expected: list[float]) -> None:
+    for g, e in zip(got, expected, strict=True):
+        assert (math.isnan(g) and math.isnan(e)) or _bits(g) == _bits(e), (g, e)
+
+
+# Decimal ties at the 4th and 6th digit (and their float neighbours): where a
+# scaled product is most likely to be on the other side of a half from the value.
+_TIES = st.builds(lambda k, digits, step: float(np.nextafter(
+    float(f"{k}5e-{digits + 1}"), math.inf * step)) if step else float(f"{k}5e-{digits + 1}"),
+    st.integers(-10**12, 10**12), st.sampled_from([4, 6]), st.sampled_from([-1, 0, 1]))
+_FLOATS = st.one_of(st.floats(allow_nan=True, allow_infinity=True), _TIES,
+                    st.floats(-1e4, 1e4), st.floats(-1e-3, 1e-3),
+                    st.floats(2.0**49 / 1e6, 2.0**52 / 1e4))
+
+
+@settings(max_examples=400, deadline=None)
+@given(values=st.lists(_FLOATS, min_size=1, max_size=30), digits=st.sampled_from([0, 1, 4, 6]))
+def test_rounded_is_pythons_round(values: list[float], digits: int) -> None:
+    got = rounded(np.array(values), digits).tolist()
+    _same_floats(got, [round(v, digits) for v in values])
+
+
+def test_rounded_is_pythons_round_on_a_million_values() -> None:
+    rng = np.random.default_rng(7)
+    values = np.concatenate([
+        rng.normal(scale=2.0, size=250_000),
+        rng.lognormal(sigma=4.0, size=250_000) * rng.choice([-1, 1], size=250_000),
+        rng.integers(-10**7, 10**7, size=250_000) / 1e4 + 0.00005,  # ties, nearly
+        rng.integers(-10**9, 10**9, size=250_000) / 1e6 + 0.0000005,
+    ])
+    for digits in (4, 6):
+        _same_floats(rounded(values, digits).tolist(),
+                     [round(v, digits) for v in values.tolist()])
+
+
+def test_rounded_refuses_digits_whose_power_of_ten_is_not_exact() -> None:
+    with pytest.raises(ValueError, match="digits"):
+        rounded(np.zeros(1), 16)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=hnp.arrays(np.float64, hnp.array_shapes(min_dims=2, max_dims=2, max_side=12),
+                         elements=st.one_of(st.integers(-3, 3).map(float),
+                                            st.sampled_from([0.0, -0.0, math.inf, -math.inf,
+                                                             math.nan]),
+                                            st.floats(-10, 10))),
+       k=st.integers(-3, 14))
+def test_top_columns_is_a_stable_sort_by_magnitude(values: np.ndarray, k: int) -> None:
+    k = min(k, values.shape[1])
+    expected = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :k]
+    np.testing.assert_array_equal(top_columns(values, k), expected)
+
+
+@pytest.mark.parametrize("values", [
+    {"feature": "cust_cnt_1h", "value": 3.0, "contribution": 0.25},
+    {"feature": "tx_amount", "value": None, "contribution": -0.0},
+    {"feature": "x", "value": -1e-300, "contribution": math.inf},
+])
+def test_a_contribution_is_built_as_pydantic_builds_it(values: dict[str, object]) -> None:
+    new, old = _new_contribution(dict(values)), Contribution(**values)
+    assert type(new) is Contribution
+    assert new == old
+    assert encode(new) == encode(old)
+    assert new.model_dump() == old.model_dump()
+    assert list(new.model_dump()) == list(old.model_dump())
+    assert new.model_fields_set == old.model_fields_set
+    assert new.__pydantic_extra__ == old.__pydantic_extra__
+    assert new.__pydantic_private__ == old.__pydantic_private__
+    assert repr(new) == repr(old)
+    assert hash(new) == hash(old)
+
+
 def test_vectorize_uses_the_model_feature_order(model: Model) -> None:
     matrix = model.vectorize([{"tx_amount": 5.0}, {}])
     assert matrix.shape == (2, len(FEATURE_NAMES))
@@ -123,7 +240,7 @@ def test_file_loader_replays_like_the_serving_code(tiny_history: tuple[Path, Pat
     with labels_path.open() as f:
         label_rows = {r["event_id"]: r for r in csv.DictReader(f)}
     labels = [TransactionLabel(event_id=t.event_id, entity_id=t.entity_id,
-                               label=label_rows[t.event_id]["label"],  # type: ignore[arg-type]
+                               label=label_rows[t.event_id]["label"],
                                labelled_at=label_rows[t.event_id]["labelled_at"],
                                merchant_id=t.merchant_id) for t in txs]
     by_id = {t.event_id: i for i, t in enumerate(txs)}
