@@ -49,16 +49,19 @@ unexpired block-list entry blocks, otherwise an unexpired allow-list entry
 approves; in both cases the rules are skipped (block beats allow).
 
 Use :func:`load_rule_set` or :class:`RuleSetLoader` (hot reload), then
-:func:`evaluate` / :func:`evaluate_batch`.
+:func:`evaluate` / :func:`evaluate_batch`, or a :class:`BoundRuleSet` for events
+that are not mappings (just the verdicts, cheaper).
 """
 
 from scorer.ruleset.compiler import CompiledExpression, compile_expression
 from scorer.ruleset.errors import RuleSetError
 from scorer.ruleset.evaluate import (
+    BoundRuleSet,
     DecidedBy,
     ListHit,
     RuleMatch,
     RuleSetResult,
+    Verdict,
     evaluate,
     evaluate_batch,
 )
@@ -76,6 +79,7 @@ from scorer.ruleset.parser import parse_expression
 
 __all__ = [
     "SEVERITY",
+    "BoundRuleSet",
     "CompiledExpression",
     "DecidedBy",
     "ExecutionMode",
@@ -89,6 +93,7 @@ __all__ = [
     "RuleSetError",
     "RuleSetLoader",
     "RuleSetResult",
+    "Verdict",
     "compile_expression",
     "evaluate",
     "evaluate_batch",

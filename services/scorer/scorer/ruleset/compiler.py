@@ -9,7 +9,10 @@ null (or false for a comparison) instead of an exception.
 
 Each node becomes a closure ``(row, now) -> value``; evaluating a rule is a few
 nested calls with no tree walking, no ``eval`` and no attribute access: a
-variable is only ever looked up with ``Mapping.get``.
+variable is only ever looked up with ``Mapping.get``. A caller whose events are
+not mappings (the scorer's engine) can compile the same checked tree again with
+its own variable readers (:func:`recompile`), which must read what
+:func:`variable_getter` reads from the equivalent mapping.
 """
 
 from __future__ import annotations
@@ -46,6 +49,9 @@ Row = Mapping[str, object]
 
 Evaluator = Callable[[Row, datetime], object]
 """A compiled expression: ``(row, now) -> value``."""
+
+VariableFactory = Callable[[str], Callable[[Any, datetime], object]]
+"""How a variable is read: name → ``(row, now) -> value`` (:func:`variable_getter` for mappings)."""
 
 MAX_REGEX_LENGTH = 512
 """Longer patterns are rejected (Python's ``re`` has no time limit; keep them simple)."""
@@ -101,11 +107,22 @@ def compile_expression(text: str, lists: Mapping[str, ListLookup] | None = None,
     expression must be a condition (a rule's), not a number or a string.
     """
     tree = parse_expression(text)
-    compiled = _Compiler(text, lists or {}).compile(tree)
+    compiled = _Compiler(text, lists or {}, variable_getter).compile(tree)
     if condition and compiled.type not in (Type.BOOL, Type.ANY):
         start = len(text) - len(text.lstrip())
         raise error_at(text, start, f"a rule must be a condition, not {compiled.type.value}")
     return CompiledExpression(text, tree, compiled.fn)
+
+
+def recompile(expression: CompiledExpression, lists: Mapping[str, ListLookup] | None,
+              variable: VariableFactory) -> Callable[[Any, datetime], object]:
+    """``expression`` compiled again, reading its variables with ``variable``.
+
+    The tree already passed every load-time check; only the leaves change, so
+    the result evaluates a row exactly as ``expression`` evaluates the mapping
+    whose variables ``variable`` reads the same values.
+    """
+    return _Compiler(expression.text, lists or {}, variable).compile(expression.tree).fn
 
 
 def variable_getter(name: str) -> Evaluator:
@@ -206,9 +223,11 @@ FUNCTIONS: dict[str, _Function] = {
 
 
 class _Compiler:
-    def __init__(self, text: str, lists: Mapping[str, ListLookup]) -> None:
+    def __init__(self, text: str, lists: Mapping[str, ListLookup],
+                 variable: VariableFactory) -> None:
         self.text = text
         self.lists = lists
+        self.variable = variable
 
     def _error(self, node: Node, message: str) -> RuleSetError:
         return error_at(self.text, _start(node), message)
@@ -231,7 +250,7 @@ class _Compiler:
             case Literal(value=value):
                 return _Compiled(_constant(value), _type_of(value), True)
             case Name(name=name):
-                return _Compiled(variable_getter(name), Type.ANY, False)
+                return _Compiled(self.variable(name), Type.ANY, False)
             case ListLiteral():
                 raise self._error(node, "a list can only follow 'in' or 'not in'")
             case Negate(operand=operand):
@@ -307,14 +326,8 @@ class _Compiler:
         apply = _ORDERING[op]
         orderable = values.orderable
         if right.constant and right.type is Type.NUMBER:
-            # The common ``score >= 900``: one type test, no generic dispatch.
-            bound = rf(_NO_ROW, _EPOCH)
-            is_number = values.is_number
-
-            def against_number(row: Row, now: datetime) -> object:
-                a = lf(row, now)
-                return is_number(a) and apply(a, bound)
-            return _Compiled(against_number, Type.BOOL, constant)
+            # The common ``score >= 900``: no generic dispatch.
+            return _Compiled(_against_number(op, lf, rf(_NO_ROW, _EPOCH)), Type.BOOL, constant)
 
         def ordering(row: Row, now: datetime) -> object:
             a, b = lf(row, now), rf(row, now)
@@ -447,6 +460,51 @@ class _Compiler:
             value = get(row, now)
             return isinstance(value, str) and search(value) is not None
         return matches
+
+
+def _against_number(op: str, get: Evaluator, bound: object) -> Evaluator:
+    """``get(row) <op> bound`` for a constant number: ``is_number(a) and a <op> bound``.
+
+    One closure per operator, with the operator written out and exact ``float``
+    and ``int`` (the usual values) taken before the general number test: about
+    half the time of calling ``is_number`` and an ``operator`` function.
+    """
+    is_number, none = values.is_number, type(None)
+    b: Any = bound
+    if op == "<":
+        def lt(row: Row, now: datetime) -> object:
+            a: Any = get(row, now)
+            kind = type(a)
+            if kind is float or kind is int:
+                return a < b
+            return kind is not none and is_number(a) and a < b
+        return lt
+    if op == "<=":
+        def le(row: Row, now: datetime) -> object:
+            a: Any = get(row, now)
+            kind = type(a)
+            if kind is float or kind is int:
+                return a <= b
+            return kind is not none and is_number(a) and a <= b
+        return le
+    if op == ">":
+        def gt(row: Row, now: datetime) -> object:
+            a: Any = get(row, now)
+            kind = type(a)
+            if kind is float or kind is int:
+                return a > b
+            return kind is not none and is_number(a) and a > b
+        return gt
+    if op != ">=":
+        raise AssertionError(f"not an ordering: {op}")  # pragma: no cover
+
+    def ge(row: Row, now: datetime) -> object:
+        a: Any = get(row, now)
+        kind = type(a)
+        if kind is float or kind is int:
+            return a >= b
+        return kind is not none and is_number(a) and a >= b
+    return ge
 
 
 def _start(node: Node) -> int:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from fraudstream_shared.events import Outcome
-from scorer.ruleset.compiler import Row
-from scorer.ruleset.model import SEVERITY, ExecutionMode, ListKind, RuleSet
+from scorer.ruleset.compiler import Row, VariableFactory, recompile
+from scorer.ruleset.model import SEVERITY, ExecutionMode, ListEntry, ListKind, RuleSet
+from scorer.ruleset.template import compile_template
 
 
 class DecidedBy(StrEnum):
@@ -119,3 +121,93 @@ def _evaluate(rule_set: RuleSet, row: Row, now: datetime) -> RuleSetResult:
             outcome = rule.outcome
     return RuleSetResult(outcome, results, tuple(matched), (), rule_set.version,
                          DecidedBy.RULES if matched else DecidedBy.DEFAULT)
+
+
+Verdict = tuple[Outcome, dict[str, list[Outcome]], list[str]]
+"""``(outcome, rule_results, reasons)``: what a decision records of a :class:`RuleSetResult`.
+
+Each is new for every event (the caller may change the dict and the list).
+"""
+
+
+class BoundRuleSet:
+    """A rule set compiled against rows of one shape, deciding without a result object.
+
+    ``variable`` reads a variable from such a row (see
+    :data:`~scorer.ruleset.compiler.VariableFactory`); ``None`` keeps the set's
+    own readers of mappings. For every row, :meth:`verdicts` gives what
+    :func:`evaluate` gives for the mapping that ``variable`` reads the same
+    values from: its ``outcome``, ``rule_results`` and ``reasons`` (so no
+    :class:`RuleMatch`, :class:`ListHit` or :class:`RuleSetResult` per event).
+    """
+
+    def __init__(self, rule_set: RuleSet, variable: VariableFactory | None = None) -> None:
+        self.rule_set = rule_set
+        by_name = {named.name: named for named in rule_set.lists}
+        lists = []
+        for named in rule_set.lists:
+            get = named.get_field if variable is None else variable(named.field)
+            lists.append((get, named.lookup, named.name, named.kind is ListKind.BLOCK))
+        rules = []
+        for rule in rule_set.active_rules:
+            if variable is None:
+                condition, render = rule.condition.evaluate, rule.render_reason
+            else:
+                condition = recompile(rule.condition, by_name, variable)
+                render = compile_template(rule.reason, variable)
+            rules.append((rule.rule_id, condition, rule.outcome, SEVERITY[rule.outcome], render,
+                          f"{rule.rule_id}: "))
+        self._decide = _decider(tuple(lists), tuple(rules),
+                                rule_set.mode is ExecutionMode.FIRST_MATCHED)
+
+    def verdict(self, row: Any, now: datetime) -> Verdict:
+        """Decide one row at ``now`` (timezone-aware)."""
+        _check_now(now)
+        return self._decide(row, now)
+
+    def verdicts(self, rows: Sequence[Any], now: datetime) -> list[Verdict]:
+        """Decide every row of a batch at the same instant (timezone-aware)."""
+        _check_now(now)
+        decide = self._decide
+        return [decide(row, now) for row in rows]
+
+
+_ListCheck = tuple[Callable[[Any, datetime], object],
+                   Callable[[object, datetime], ListEntry | None], str, bool]
+_RuleCheck = tuple[str, Callable[[Any, datetime], object], Outcome, int,
+                   Callable[[Any, datetime], str], str]
+
+
+def _decider(lists: tuple[_ListCheck, ...], rules: tuple[_RuleCheck, ...],
+             first_only: bool) -> Callable[[Any, datetime], Verdict]:
+    """:func:`_evaluate` reduced to its verdict, as one closure over prepared tuples."""
+    approve, block = Outcome.APPROVE, Outcome.BLOCK
+
+    def decide(row: Any, now: datetime) -> Verdict:
+        if lists:
+            hits: list[str] = []
+            blocked = False
+            for get_field, lookup, name, blocks in lists:
+                entry = lookup(get_field(row, now), now)
+                if entry is not None:
+                    hits.append(f"{name}: {entry.reason_code}")
+                    blocked = blocked or blocks
+            if hits:
+                # A block entry beats an allow entry (see _evaluate).
+                return (block if blocked else approve), {}, hits
+        results: dict[str, list[Outcome]] = {}
+        reasons: list[str] = []
+        outcome, severity = approve, 0
+        for rule_id, condition, rule_outcome, rank, render, prefix in rules:
+            if condition(row, now) is not True:
+                results[rule_id] = []
+                continue
+            results[rule_id] = [rule_outcome]
+            reasons.append(prefix + render(row, now))
+            if first_only:
+                outcome = rule_outcome
+                break
+            if rank > severity:
+                outcome, severity = rule_outcome, rank
+        return outcome, results, reasons
+    return decide

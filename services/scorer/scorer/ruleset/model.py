@@ -63,11 +63,15 @@ class NamedList:
 
     def lookup(self, value: object, now: datetime) -> ListEntry | None:
         """The unexpired entry for ``value`` at ``now``, if any."""
-        if self.ignore_case and isinstance(value, str):
-            value = value.lower()
-        key = membership_key(value)
-        if key is None:
-            return None
+        key: Hashable | None
+        if type(value) is str:  # the usual value, and its own key
+            key = value.lower() if self.ignore_case else value
+        else:
+            if self.ignore_case and isinstance(value, str):
+                value = value.lower()
+            key = membership_key(value)
+            if key is None:
+                return None
         entry = self._index.get(key)
         return entry if entry is not None and entry.active(now) else None
 

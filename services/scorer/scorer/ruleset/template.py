@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
-from scorer.ruleset.compiler import Evaluator, Row, check_name, variable_getter
+from scorer.ruleset.compiler import Row, VariableFactory, check_name, variable_getter
 from scorer.ruleset.errors import RuleSetError, error_at
 from scorer.ruleset.values import format_value
 
@@ -57,16 +58,20 @@ def placeholders(text: str) -> frozenset[str]:
     return frozenset(name for is_name, name in _parse(text) if is_name)
 
 
-def compile_template(text: str) -> Template:
-    """Compile ``text``; raises :class:`RuleSetError` (with the column) when malformed."""
-    parts: list[str | Evaluator] = [variable_getter(part) if is_name else part
-                                    for is_name, part in _parse(text)]
+def compile_template(text: str, variable: VariableFactory = variable_getter
+                     ) -> Callable[[Any, datetime], str]:
+    """Compile ``text``; raises :class:`RuleSetError` (with the column) when malformed.
+
+    Placeholders are read with ``variable`` (by default from a mapping row).
+    """
+    parts: list[str | Callable[[Any, datetime], object]] = [
+        variable(part) if is_name else part for is_name, part in _parse(text)]
     if all(isinstance(part, str) for part in parts):
         fixed = "".join(part for part in parts if isinstance(part, str))
         return lambda row, now: fixed
     frozen = tuple(parts)
 
-    def render(row: Row, now: datetime) -> str:
+    def render(row: Any, now: datetime) -> str:
         return "".join(part if isinstance(part, str) else format_value(part(row, now))
                        for part in frozen)
     return render
