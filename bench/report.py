@@ -289,7 +289,19 @@ def capacity_lines(results: dict[str, Any]) -> list[str]:
     if raw.get("error"):
         lines += ["", f"Raw bulk loader failed: `{str(raw['error'])[:300]}`"]
     lines += search_cost_lines(i, raw)
+    lines += changelog_cost_lines(cap.get("scorer") or {})
     return [*lines, ""]
+
+
+def changelog_cost_lines(scorer: dict[str, Any]) -> list[str]:
+    """What the scorer's feature-state changelog wrote per decision during the drain."""
+    per_event = scorer.get("changelog_bytes_per_event")
+    if per_event is None:
+        return []
+    return ["", f"The scorer's feature-state changelog: {fmt_num(per_event)} bytes of record "
+                "values per decision while it drained (`fraudstream_scorer_changelog_bytes_"
+                "total`; the bench's entities are minutes old, so their records hold a "
+                "bucket or two)."]
 
 
 def search_cost_lines(indexer: dict[str, Any], raw: dict[str, Any]) -> list[str]:

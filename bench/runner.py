@@ -702,6 +702,9 @@ class Bench:
         await measurer.exited()
         at_end = scorer.sample()
         peak = at_end.peak_rss_mib if at_end else None
+        # The real scorer says what its feature-state changelog cost (the null one has none).
+        changelog_bytes = (metric_value(scorer.port, "fraudstream_scorer_changelog_bytes_total")
+                           if module == "scorer" and scorer.port is not None else math.nan)
         scorer.stop()
         data = np.load(out)
         arrival = np.sort(data["arrival"])
@@ -714,6 +717,8 @@ class Bench:
                 "events_per_cpu_second": round(got / cpu, 1) if cpu > 0 else None,
                 "cpu_per_1k_events": json_number(round(per_thousand(cpu, got), 3)),
                 "peak_rss_mib": round(peak, 1) if peak else None,
+                "changelog_bytes_per_event": json_number(round(changelog_bytes / got, 1)
+                                                         if got else math.nan),
                 "exactly_once": True}
 
     async def drain_indexer(self, names: Names, n: int, tag: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from aiokafka import TopicPartition
 
@@ -20,8 +21,11 @@ from fraudstream_shared.config import ServiceSettings
 from fraudstream_shared.kafka import Record, create_reader
 from fraudstream_shared.logging import log_event
 from scorer.features import FeatureStore
+from scorer.features.store import HISTORY_PREFIX
 
 log = logging.getLogger(__name__)
+
+_HISTORY_KEY = HISTORY_PREFIX.encode("utf-8")
 
 
 def changelog_topic(consumer_group: str) -> str:
@@ -59,6 +63,30 @@ class PartitionState:
         and its history record when that changed.
         """
         return [(key.encode("utf-8"), value) for key, value in self.store.changelog_records()]
+
+
+class ChangelogTally(NamedTuple):
+    """What a list of changelog records holds, for the scorer's metrics."""
+
+    heads: int
+    histories: int
+    tombstones: int
+    value_bytes: int
+
+
+def changelog_tally(records: Iterable[tuple[bytes, bytes | None]]) -> ChangelogTally:
+    """Count head records, history records (``h/…`` keys), tombstones and value bytes."""
+    heads = histories = tombstones = size = 0
+    for key, value in records:
+        if value is None:
+            tombstones += 1
+            continue
+        size += len(value)
+        if key.startswith(_HISTORY_KEY):
+            histories += 1
+        else:
+            heads += 1
+    return ChangelogTally(heads, histories, tombstones, size)
 
 
 def expire_idle(state: PartitionState, now: float, every_s: float) -> int:

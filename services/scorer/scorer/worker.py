@@ -37,8 +37,15 @@ from fraudstream_shared.kafka.transactions import PartitionProducers, rewind_to_
 from fraudstream_shared.logging import log_event
 from fraudstream_shared.metrics import MESSAGES_CONSUMED, MESSAGES_FAILED, MESSAGES_PRODUCED
 from scorer.engine import Engine, ScoredBatch
+from scorer.metrics import CHANGELOG_BYTES, CHANGELOG_RECORDS, STATE_ENTITIES
 from scorer.model import Model
-from scorer.partitions import PartitionState, changelog_topic, expire_idle, restore_partition
+from scorer.partitions import (
+    PartitionState,
+    changelog_tally,
+    changelog_topic,
+    expire_idle,
+    restore_partition,
+)
 from scorer.settings import ScorerSettings
 
 log = logging.getLogger(__name__)
@@ -185,6 +192,8 @@ class ScorerWorker(KafkaWorker):
         for tp in revoked:
             self.partitions.pop(tp, None)
             self._unrestored.discard(tp)
+            with contextlib.suppress(KeyError):  # no batch of it was ever written
+                STATE_ENTITIES.remove(self.service, str(tp.partition))
         await self.txn_producers.release(revoked)
 
     # -- labels -----------------------------------------------------------
@@ -280,10 +289,22 @@ class ScorerWorker(KafkaWorker):
         for record, error in poison:
             futures.append(await self.dead_letters.send(record, error, producer=producer))
         if changelog:
-            futures += await send_batched(producer, self.changelog,
-                                          self._state(tp).changelog_records(),
+            state = self._state(tp)
+            records = state.changelog_records()
+            futures += await send_batched(producer, self.changelog, records,
                                           partition=tp.partition)
+            self._count_changelog(records)
+            STATE_ENTITIES.labels(self.service, str(tp.partition)).set(len(state.store))
         return futures
+
+    def _count_changelog(self, records: Sequence[tuple[bytes, bytes | None]]) -> None:
+        """Changelog records by kind and their bytes (the state's write amplification)."""
+        tally = changelog_tally(records)
+        for kind, count in (("head", tally.heads), ("history", tally.histories),
+                            ("tombstone", tally.tombstones)):
+            if count:
+                CHANGELOG_RECORDS.labels(self.service, kind).inc(count)
+        CHANGELOG_BYTES.labels(self.service).inc(tally.value_bytes)
 
     async def _transaction(self, tp: TopicPartition, records: Sequence[Record]) -> None:
         producer = self.txn_producers.get(tp)

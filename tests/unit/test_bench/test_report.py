@@ -122,3 +122,11 @@ def test_the_null_scorer_drain_is_a_row_of_the_capacity_table() -> None:
     text = render_markdown(results(capacity=cap))
     assert ("| null scorer (exactly-once), the same backlog passed through unscored | 30,000 "
             "| 2.0 | 15,000 | 1.2 | 25,000 | 66 |") in text
+
+
+def test_the_scorer_changelog_bytes_per_decision_are_reported_when_measured() -> None:
+    cap = capacity()
+    assert "feature-state changelog" not in render_markdown(results(capacity=cap))
+    cap["scorer"]["changelog_bytes_per_event"] = 412.5
+    text = render_markdown(results(capacity=cap))
+    assert "The scorer's feature-state changelog: 412 bytes of record values per decision" in text

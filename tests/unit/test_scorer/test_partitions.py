@@ -10,7 +10,7 @@ from aiokafka.structs import ConsumerRecord
 
 from fraudstream_shared.events import Transaction, decode
 from scorer.features import FeatureStore
-from scorer.partitions import PartitionState, apply_changelog, expire_idle
+from scorer.partitions import PartitionState, apply_changelog, changelog_tally, expire_idle
 from tests.support.factories import original_sample_transaction
 
 DAY = 86400.0
@@ -51,3 +51,27 @@ def test_idle_entities_expire_into_changelog_tombstones_and_restore_forgets_them
     assert set(restored.states) == set(store.states)
     assert any("222-22-2222" in key for key in restored.states)
     assert not any("111-11-1111" in key for key in restored.states)
+
+
+def test_the_changelog_tally_counts_heads_histories_tombstones_and_bytes() -> None:
+    store = FeatureStore(ttl_s=2 * DAY)
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    for hour in range(40):  # past RECENT_HOURS: the customer's history gets written
+        store.update(_tx("111-11-1111", start + timedelta(hours=hour)))
+    state = PartitionState(TopicPartition("t", 0), store)
+    records = state.changelog_records()
+    tally = changelog_tally(records)
+    assert tally.histories >= 1
+    assert tally.heads == len(store.states)
+    assert tally.tombstones == 0
+    assert tally.value_bytes == sum(len(value or b"") for _, value in records)
+
+    store.update(_tx("222-22-2222", start + timedelta(days=9)))
+    expire_idle(state, now=1000.0, every_s=60)
+    later = state.changelog_records()
+    gone = [key for key, value in later if value is None]
+    # The idle customer's entities lose both their records.
+    assert gone
+    assert all(b"111-11-1111" in key for key in gone)
+    assert sum(key.startswith(b"h/") for key in gone) == len(gone) // 2
+    assert changelog_tally(later).tombstones == len(gone)
