@@ -14,6 +14,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
+from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
@@ -40,7 +41,8 @@ from scorer.backends.base import most_severe
 from scorer.features import FEATURE_NAMES, FeatureStore, served_row
 from scorer.features.store import TxEvent
 from scorer.model import Model
-from scorer.ruleset import RuleSet, RuleSetLoader, RuleSetResult, evaluate_batch
+from scorer.ruleset import BoundRuleSet, RuleSet, RuleSetLoader, Verdict, evaluate_batch
+from scorer.ruleset.compiler import VariableFactory
 
 PRIMARY_MODEL = "fraudstream"
 """The embedded model's key in ``fd.model_scores`` and in rules (``model.fraudstream``)."""
@@ -211,6 +213,108 @@ def without_nan(row: Sequence[float]) -> list[float | None]:
     return [None if v != v else v for v in row]
 
 
+Record = tuple[Mapping[str, Any], Sequence[float], Mapping[str, int]]
+"""One event as the engine's rules read it: its fields, the store's row, its model scores."""
+
+Getter = Callable[[Record, datetime], object]
+
+
+def record_variable(names: Sequence[str], fields: Collection[str]) -> VariableFactory:
+    """Readers of rule variables from :data:`Record` s, so that no view is built per event.
+
+    A record is ``(event fields, row, scores)``: the fields mapping has exactly
+    the keys ``fields`` and the row holds the features in ``names`` order. A
+    reader returns what :func:`~scorer.ruleset.compiler.variable_getter` returns
+    from the event's full view (:meth:`ViewPlan.float_view` of
+    ``ViewPlan.of(names)``): the flat key first, then nested mappings by dots,
+    missing → null, NaN → null. Where a name lands in that view is worked out
+    once, here, instead of in a dict built for every event.
+    """
+    plan = ViewPlan.of(names)
+    flat_at: dict[str, int] = {}
+    keyed: dict[str, dict[str, int]] = {view: {} for view in ENTITY_VIEWS.values()}
+    for i, name in enumerate(names):
+        view, key = view_key(name)
+        # Later positions overwrite earlier ones, as assigning them one by one does.
+        if view is None:
+            flat_at[key] = i
+        else:
+            keyed[view][key] = i
+    # The view's top-level keys, in the order that makes the last one win: event
+    # fields, then flat features, then the entity views and ``model``.
+    top: dict[str, Getter] = {name: _field(name) for name in fields}
+    top.update({key: _value_at(i) for key, i in flat_at.items()})
+    top.update({view: _whole_view(keys, pick) for view, keys, pick in plan.views})
+    top["model"] = _all_scores
+
+    def variable(name: str) -> Getter:
+        found = top.get(name)
+        if found is not None:
+            return found
+        parts = name.split(".")
+        if len(parts) == 1:
+            return _null
+        head, key, rest = parts[0], parts[1], tuple(parts[2:])
+        first: Getter
+        if head in keyed:
+            at = keyed[head].get(key)
+            first = _null if at is None else _value_at(at)
+        elif head == "model":
+            first = _score(key)
+        elif head in top:
+            first = _walk(top[head], (key,))
+        else:
+            return _null
+        return _walk(first, rest) if rest else first
+    return variable
+
+
+def _field(name: str) -> Getter:
+    def get(record: Record, now: datetime) -> object:
+        return record[0].get(name)
+    return get
+
+
+def _value_at(i: int) -> Getter:
+    def get(record: Record, now: datetime) -> object:
+        value = record[1][i]
+        return None if value != value else value
+    return get
+
+
+def _whole_view(keys: tuple[str, ...], pick: Picker) -> Getter:
+    def get(record: Record, now: datetime) -> object:
+        if not keys:
+            return {}
+        return dict(zip(keys, [None if v != v else v for v in pick(record[1])], strict=True))
+    return get
+
+
+def _all_scores(record: Record, now: datetime) -> object:
+    return dict(record[2])
+
+
+def _score(key: str) -> Getter:
+    def get(record: Record, now: datetime) -> object:
+        return record[2].get(key)
+    return get
+
+
+def _walk(first: Getter, rest: tuple[str, ...]) -> Getter:
+    def get(record: Record, now: datetime) -> object:
+        value = first(record, now)
+        for part in rest:
+            if not isinstance(value, Mapping):
+                return None
+            value = value.get(part)
+        return value
+    return get
+
+
+def _null(record: Record, now: datetime) -> object:
+    return None
+
+
 class EmbeddedBackend:
     """The embedded model as a :class:`ScoringBackend` (the remote backends' fallback)."""
 
@@ -272,6 +376,7 @@ class Engine:
         self._ttl_s = ttl_s
         self.labels = FeatureStore(lateness_s=lateness_s, ttl_s=ttl_s)
         self._plan: tuple[RuleSet, ViewPlan] | None = None
+        self._bound: tuple[RuleSet, BoundRuleSet] | None = None
 
     @classmethod
     def from_settings(cls, settings: Any) -> Engine:
@@ -333,25 +438,98 @@ class Engine:
             named = _named(rows)
             matrix = self.model.vectorize(named)
         scores, contributions = self.model.predict_batch(matrix)
+        remote: list[BackendResult | None]
+        all_scores: list[dict[str, int]]
         if self.remote is not None:
             remote = await self._remote(txs, named if named is not None else _named(rows))
+            all_scores = [{PRIMARY_MODEL: s, **(r.model_scores if r else {})}
+                          for s, r in zip(scores, remote, strict=True)]
         else:
             remote = [None] * len(txs)
-        all_scores = [{PRIMARY_MODEL: s, **(r.model_scores if r else {})}
-                      for s, r in zip(scores, remote, strict=True)]
+            all_scores = [{PRIMARY_MODEL: s} for s in scores]
         rule_set = self.rules.current
-        views = served_views(self._view_plan(rule_set), txs, rows, all_scores)
-        results = evaluate_batch(rule_set, views, self.clock())
+        plain = all(type(tx) is Transaction for tx in txs)
+        now = self.clock()
+        verdicts: list[Verdict]
+        if plain:
+            # The rules read the fields, the row and the scores where they are (the
+            # records are dropped as soon as they are read).
+            verdicts = self._bound_rules(rule_set).verdicts(
+                [(tx.__dict__, row, s) for tx, row, s in zip(txs, rows, all_scores, strict=True)],
+                now)
+        else:
+            # Subclasses' fields are their dump (nested models and all): real views.
+            views = served_views(self._view_plan(rule_set), txs, rows, all_scores)
+            verdicts = [(r.outcome, dict(r.rule_results), r.reasons)
+                        for r in evaluate_batch(rule_set, views, now)]
         decided = self.clock()
         emitted = ([without_nan(row) for row in rows] if self.emit_features
                    else [None] * len(rows))
+        if (plain and self.remote is None
+                and _valid_batch(scores, contributions, verdicts, emitted, decided)
+                and type(self.model.version) is str and type(rule_set.version) is str):
+            return ScoredBatch(self._assembled(txs, all_scores, contributions, verdicts,
+                                               emitted, rule_set.version, started, decided))
         decisions = [
-            self._decision(tx, s, explanation, result, r, rule_set.version, started, decided,
+            self._decision(tx, s, explanation, verdict, r, rule_set.version, started, decided,
                            features)
-            for tx, s, explanation, result, r, features in zip(
-                txs, all_scores, contributions, results, remote, emitted, strict=True)
+            for tx, s, explanation, verdict, r, features in zip(
+                txs, all_scores, contributions, verdicts, remote, emitted, strict=True)
         ]
         return ScoredBatch(decisions)
+
+    def _bound_rules(self, rule_set: RuleSet) -> BoundRuleSet:
+        """``rule_set`` compiled against the engine's records (redone when the rules reload)."""
+        cached = self._bound
+        if cached is None or cached[0] is not rule_set:
+            variable = record_variable(FEATURE_NAMES, tuple(Transaction.model_fields))
+            cached = self._bound = (rule_set, BoundRuleSet(rule_set, variable))
+        return cached[1]
+
+    def _assembled(self, txs: Sequence[Transaction], all_scores: Sequence[dict[str, int]],
+                   contributions: Sequence[list[Contribution]], verdicts: Sequence[Verdict],
+                   emitted: Sequence[Sequence[float | None] | None], rules_version: str,
+                   started: datetime, decided: datetime) -> list[ProcessedTransaction]:
+        """What :meth:`_decision` returns for each event, once :func:`_valid_batch` holds.
+
+        The values :func:`_already_valid` checks per event were checked for the
+        batch, so every decision is assembled without validation (and without
+        :meth:`_decision`'s per-event checks and copies).
+        """
+        model_version = self.model.version
+        scorer_time = round((decided - started).total_seconds() * 1000, 3)
+        decision, processed = _new_decision, _new_processed
+        out: list[ProcessedTransaction] = []
+        append = out.append
+        for tx, scores, explanation, (outcome, rule_results, reasons), features in zip(
+                txs, all_scores, contributions, verdicts, emitted, strict=True):
+            event_time = tx.event_time
+            proc_time = round((started - event_time).total_seconds() * 1000)
+            ttdf = round((decided - event_time).total_seconds() * 1000)
+            for c in explanation[:TOP_REASONS]:
+                # _decision's reasons, with _fmt written out.
+                if c.contribution > 0:
+                    value = c.value
+                    reasons.append(f"{c.feature}=unknown ({c.contribution:+.2f})" if value is None
+                                   else f"{c.feature}={value:g} ({c.contribution:+.2f})")
+            fd = decision({
+                "outcome": outcome,
+                "model_scores": scores,
+                "rule_results": rule_results,
+                "model_version": model_version,
+                "detector_version": rules_version,
+                "reasons": reasons,
+                "contributions": explanation,
+                "features": None if features is None else dict(zip(FEATURE_NAMES, features,
+                                                                    strict=True)),
+                "proc_time": proc_time,
+                "ttdf": ttdf,
+                "scorer_time": scorer_time,
+                "frauddetector_time": ttdf - proc_time,
+                "scored_at": decided,
+            })
+            append(processed({**tx.__dict__, "fd": fd}))
+        return out
 
     def _view_plan(self, rule_set: RuleSet) -> ViewPlan:
         """The view plan of the variables ``rule_set`` reads (redone when the rules reload)."""
@@ -370,12 +548,10 @@ class Engine:
         return list(await self.remote.score_batch(items))
 
     def _decision(self, tx: Transaction, scores: dict[str, int], explanation: list[Any],
-                  result: RuleSetResult, remote: BackendResult | None, rules_version: str,
+                  verdict: Verdict, remote: BackendResult | None, rules_version: str,
                   started: datetime, decided: datetime,
                   features: Sequence[float | None] | None = None) -> ProcessedTransaction:
-        reasons = result.reasons  # a new list
-        outcome = result.outcome
-        rule_results = dict(result.rule_results)
+        outcome, rule_results, reasons = verdict  # the event's own dict and list
         detector_version = rules_version
         if remote is not None:
             # Keep every rule result of the remote detector, namespaced, and let
@@ -445,6 +621,26 @@ def _already_valid(tx: Transaction, fields: Mapping[str, Any]) -> bool:
                  or all(v is None or type(v) is float for v in features.values())))
 
 
+def _valid_batch(scores: Sequence[Any], contributions: Sequence[Sequence[Any]],
+                 verdicts: Sequence[Verdict],
+                 emitted: Sequence[Sequence[float | None] | None], decided: datetime) -> bool:
+    """:func:`_already_valid`'s checks of what varies per event, for a whole batch.
+
+    The embedded model's ``int`` scores (the only scores without a remote
+    backend), :class:`Contribution` instances, :class:`Outcome` verdicts, float
+    or null features and an aware UTC instant.
+    """
+    # Sets of the types met (mapped in C) rather than a generator's test per value.
+    return (decided.tzinfo is UTC
+            and set(map(type, scores)) <= {int}
+            and {type(v[0]) for v in verdicts} <= {Outcome}
+            and set(map(type, chain.from_iterable(contributions))) <= {Contribution}
+            and all(f is None or set(map(type, f)) <= _FEATURE_TYPES for f in emitted))
+
+
+_FEATURE_TYPES = {float, type(None)}
+
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -466,6 +662,33 @@ def assemble(cls: type[M], values: dict[str, Any]) -> M:
 
 
 _setattr = object.__setattr__
+# The slots every model instance has (BaseModel's): set through their descriptors
+# directly, which is cheaper than object.__setattr__ looking them up by name.
+_set_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+
+
+def constructor(cls: type[M]) -> Callable[[dict[str, Any]], M]:
+    """``assemble(cls, values)`` for ``values`` that hold every field of ``cls`` and no more.
+
+    Their fields-set is then the set of all fields: copied, not rebuilt from the
+    keys on every call.
+    """
+    if not _plain(cls):
+        return lambda values: assemble(cls, values)
+    every = set(cls.model_fields)
+    new = object.__new__
+
+    def construct(values: dict[str, Any]) -> M:
+        model = new(cls)
+        _set_dict(model, values)
+        _set_fields_set(model, every.copy())
+        _set_extra(model, None)
+        _set_private(model, None)
+        return model
+    return construct
 
 
 @cache
@@ -475,6 +698,10 @@ def _plain(cls: type[BaseModel]) -> bool:
             and not cls.__private_attributes__ and cls.model_config.get("extra") != "allow"
             and all(field.alias in (None, name) and field.validation_alias in (None, name)
                     for name, field in cls.model_fields.items()))
+
+
+_new_decision = constructor(FraudDecision)
+_new_processed = constructor(ProcessedTransaction)
 
 
 def _fmt(value: float | None) -> str:

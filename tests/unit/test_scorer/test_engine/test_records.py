@@ -1,0 +1,165 @@
+"""The engine's rules read records exactly as the rule language reads the full views."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fraudstream_shared.events import (
+    Contribution,
+    FraudDecision,
+    Outcome,
+    ProcessedTransaction,
+    Transaction,
+    encode,
+)
+from scorer.engine import (
+    PRIMARY_MODEL,
+    Engine,
+    ViewPlan,
+    _valid_batch,
+    assemble,
+    constructor,
+    event_fields,
+    record_variable,
+)
+from scorer.features import FEATURE_NAMES
+from scorer.model import Model
+from scorer.ruleset import RuleSetLoader, Verdict
+from scorer.ruleset.compiler import variable_getter
+from tests.support.factories import original_sample_transaction
+from tests.unit.test_scorer.test_engine import reference
+from tests.unit.test_scorer.test_engine.test_equivalence import (
+    DEFAULT_RULES,
+    NOW,
+    _rows,
+    assert_same,
+    rules_file,
+    simulated,
+)
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+FIELDS = tuple(Transaction.model_fields)
+ONE_TX = Transaction.model_validate(original_sample_transaction(merchant_id="m-1"))
+
+# Names as rules write them: every top-level key of a view, the keys inside the
+# entity views (renamed and not), model scores, unknown names, at depths 1 to 3.
+_SEGMENTS = st.sampled_from(sorted({
+    *FIELDS, "customer", "card", "merchant", "ip", "model", "fraudstream", "other",
+    "tx_hour", "tx_amount", "tx_weekend", "count_1h", "cnt_1h", "amount_ratio_30d",
+    "amt_ratio_30d", "fraud_count_7d", "fraud_rate_7d", "labels_30d", "secs_since_prev",
+    "billing_km", "x", "nothing", "",
+}))
+_NAMES = st.lists(_SEGMENTS, min_size=1, max_size=3).map(".".join)
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return type(a) is type(b) and a == b and repr(a) == repr(b)
+
+
+@settings(max_examples=300, deadline=None)
+@given(names=st.lists(_NAMES, min_size=1, max_size=12), pick=st.integers(0, 10_000),
+       scores=st.dictionaries(st.sampled_from([PRIMARY_MODEL, "other", "x.y"]),
+                              st.integers(0, 1000), max_size=3))
+def test_record_readers_read_what_the_full_view_holds(
+        names: list[str], pick: int, scores: dict[str, int]) -> None:
+    tx, row = _rows()[pick % len(_rows())]
+    variable = record_variable(FEATURE_NAMES, FIELDS)
+    view = ViewPlan.of(FEATURE_NAMES).float_view(event_fields(tx), row, scores)
+    record = (tx.__dict__, row, scores)
+    for name in names:
+        assert _same(variable(name)(record, EPOCH), variable_getter(name)(view, EPOCH)), name
+
+
+# Odd feature lists: names without a view, clashing renames, repeated names, and
+# rows of any values (the store's hold floats, but the readers do not rely on it).
+_FEATURES = st.lists(st.sampled_from([
+    *FEATURE_NAMES[:6], "cust_cnt_1h", "cust_count_1h", "cust", "ip_", "card_cnt",
+    "merch_fraud_cntx", "customer", "model", "event_id", "x_y", "cust_cnt_1h_", "_ip",
+    "email_address", "tx_hour"]), min_size=1, max_size=20)
+_VALUES = st.one_of(st.floats(allow_nan=True), st.integers(), st.none(), st.text(max_size=3),
+                    st.booleans(), st.just({"x": 1.5}))
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.data(), features=_FEATURES, names=st.lists(_NAMES, min_size=1, max_size=10))
+def test_record_readers_follow_any_feature_list(data: st.DataObject, features: list[str],
+                                               names: list[str]) -> None:
+    row = data.draw(st.lists(_VALUES, min_size=len(features), max_size=len(features)))
+    scores = {PRIMARY_MODEL: 7, "nested": {"deep": 1}}
+    variable = record_variable(features, FIELDS)
+    view = ViewPlan.of(features).float_view(event_fields(ONE_TX), row, scores)  # type: ignore[arg-type]
+    record = (ONE_TX.__dict__, row, scores)
+    for name in [*names, "nested.deep", "model.nested.deep", "customer", "model"]:
+        assert _same(variable(name)(record, EPOCH), variable_getter(name)(view, EPOCH)), name
+
+
+class RicherTransaction(Transaction):
+    """A subclass with a field of its own: its fields are its dump, not its ``__dict__``."""
+
+    channel: str = "web"
+
+
+@pytest.mark.parametrize("rules", ["default", "wide_all"])
+def test_a_batch_of_subclassed_transactions_is_decided_as_before(
+        tmp_path: Any, rules: str) -> None:
+    txs = [RicherTransaction.model_validate(tx.model_dump())
+           for tx in simulated(300, seed=3)[0]]
+    engine = Engine(Model.load(), RuleSetLoader(rules_file(tmp_path, rules)), lateness_s=3600,
+                    ttl_s=86400, clock=lambda: NOW)
+    new = asyncio.run(engine.decide_batch(txs, engine.new_store(), NOW)).decisions
+    old = reference.decide_batch(engine, txs, engine.new_store(), NOW, NOW)
+    for a, b in zip(new, old, strict=True):
+        assert_same(a, b)
+
+
+def test_a_batch_mixing_plain_and_subclassed_transactions_is_decided_as_before() -> None:
+    plain = simulated(200, seed=4)[0]
+    txs = [RicherTransaction.model_validate(tx.model_dump()) if i % 3 == 0 else tx
+           for i, tx in enumerate(plain)]
+    engine = Engine(Model.load(), RuleSetLoader(DEFAULT_RULES), lateness_s=3600,
+                    ttl_s=86400, emit_features=True, clock=lambda: NOW)
+    new = asyncio.run(engine.decide_batch(txs, engine.new_store(), NOW)).decisions
+    old = reference.decide_batch(engine, txs, engine.new_store(), NOW, NOW)
+    for a, b in zip(new, old, strict=True):
+        assert_same(a, b)
+
+
+def test_a_constructed_model_is_the_assembled_one() -> None:
+    fd = FraudDecision(outcome=Outcome.REVIEW, model_scores={PRIMARY_MODEL: 3},
+                       model_version="v", detector_version="d", proc_time=1, ttdf=2,
+                       scorer_time=0.5, frauddetector_time=1, scored_at=NOW)
+    values = fd.model_dump()
+    values["contributions"] = [Contribution(feature="f", value=None, contribution=0.1)]
+    built, assembled = constructor(FraudDecision)(dict(values)), assemble(FraudDecision, values)
+    assert built == assembled
+    assert built.model_fields_set == assembled.model_fields_set == set(FraudDecision.model_fields)
+    assert built.model_fields_set is not constructor(FraudDecision)(values).model_fields_set
+    processed = {**ONE_TX.__dict__, "fd": built}
+    a, b = constructor(ProcessedTransaction)(processed), assemble(ProcessedTransaction, processed)
+    assert encode(a) == encode(b)
+    assert a.model_fields_set == b.model_fields_set
+    assert a.__pydantic_extra__ is None
+    assert a.__pydantic_private__ is None
+
+
+def test_a_batch_is_only_valid_as_it_is_when_every_value_has_the_exact_type() -> None:
+    verdicts: list[Verdict] = [(Outcome.APPROVE, {}, [])]
+    top = [[Contribution(feature="f", value=1.0, contribution=0.2)]]
+    assert _valid_batch([1], top, verdicts, [None], NOW)
+    assert _valid_batch([1], top, verdicts, [[1.0, None]], NOW)
+    assert not _valid_batch([True], top, verdicts, [None], NOW)
+    assert not _valid_batch([1.0], top, verdicts, [None], NOW)
+    assert not _valid_batch([1], [[{"feature": "f"}]], verdicts, [None], NOW)
+    assert not _valid_batch([1], top, [("approve", {}, [])], [None], NOW)  # type: ignore[list-item]
+    assert not _valid_batch([1], top, verdicts, [[1]], NOW)
+    assert not _valid_batch([1], top, verdicts, [None],
+                            NOW.astimezone(timezone(timedelta(hours=1))))
