@@ -51,9 +51,18 @@ MAX_CHUNK = 5000
 """Most events rendered in one go, so a long stall is caught up in bounded pieces."""
 
 
-def ripe(deadlines: Mapping[int, float], now: float) -> list[int]:
-    """The partitions whose open batch has lingered long enough (deadline ≤ ``now``)."""
-    return [partition for partition, deadline in deadlines.items() if deadline <= now]
+def ripe(deadlines: Mapping[int, float], now: float, together_s: float = TICK_S) -> list[int]:
+    """The partitions whose open batch is to be sent now.
+
+    Those whose linger has ended (deadline ≤ ``now``) and, when there are any,
+    those whose linger ends within ``together_s`` as well: one produce request
+    for them instead of one each a few hundred microseconds apart (a producer
+    under load groups them the same way, behind its request in flight).
+    """
+    if not any(deadline <= now for deadline in deadlines.values()):
+        return []
+    return [partition for partition, deadline in deadlines.items()
+            if deadline <= now + together_s]
 
 
 def sleep_for(now: float, next_event_at: float | None, deadlines: Iterable[float]) -> float:

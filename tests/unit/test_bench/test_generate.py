@@ -8,8 +8,15 @@ from bench.generate import MIN_SLEEP_S, TICK_S, ripe, sleep_for
 
 
 def test_only_batches_whose_deadline_has_come_are_ripe() -> None:
-    assert ripe({0: 10.000, 1: 10.004, 2: 10.005}, now=10.004) == [0, 1]
+    assert ripe({0: 10.000, 1: 10.004, 2: 10.005}, now=10.004, together_s=0) == [0, 1]
     assert ripe({}, now=10.0) == []
+
+
+def test_batches_ripening_within_the_window_go_with_a_ripe_one() -> None:
+    deadlines = {0: 10.000, 1: 10.0015, 2: 10.003}
+    assert ripe(deadlines, now=10.000, together_s=0.002) == [0, 1]
+    # None ripe yet: nothing goes early on its own.
+    assert ripe({1: 10.0015}, now=10.000, together_s=0.002) == []
 
 
 def test_the_loop_wakes_for_the_next_event_at_the_tick_at_the_soonest() -> None:
