@@ -291,22 +291,28 @@ class FeatureStore:
         hundred bytes per batch instead of its whole 23 KB state. Both records
         of an entity belong in the same transaction; :meth:`restore_changelog`
         joins them. An expired entity gets tombstones for both.
+
+        The order is kept for writes without transactions, where a crash can
+        land between two records: a new history comes before its head (a
+        restore copes with a history newer than its head, not with an older
+        one), and a history's tombstone after its head's (a head without
+        history is complete; a history without head is ignored).
         """
         records: list[tuple[str, bytes | None]] = []
         for key in sorted(self.dirty_keys()):
             state = self.states.get(key)
+            if state is None:
+                records.append((key, None))
+            else:
+                hour = state.hour
+                cut = NO_HISTORY if state.history_cut is None else state.history_cut
+                if state.history_stale or hour.recent_count(cut) > RECENT_HOURS:
+                    records.append((HISTORY_PREFIX + key, state.encode_history(hour.keys[-1])))
+                records.append((key, state.encode_head()))
             if key in self._history_dropped:
                 self._history_dropped.discard(key)
                 if state is None or state.history_cut is None:
                     records.append((HISTORY_PREFIX + key, None))
-            if state is None:
-                records.append((key, None))
-                continue
-            hour = state.hour
-            cut = NO_HISTORY if state.history_cut is None else state.history_cut
-            if state.history_stale or hour.recent_count(cut) > RECENT_HOURS:
-                records.append((HISTORY_PREFIX + key, state.encode_history(hour.keys[-1])))
-            records.append((key, state.encode_head()))
         return records
 
     def restore_changelog(self, latest: Mapping[str, bytes | None]) -> None:

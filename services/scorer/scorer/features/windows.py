@@ -288,9 +288,12 @@ class BucketWindows:
 
     @classmethod
     def from_split(cls, width: int, lengths: tuple[int, ...], recent: memoryview,
-                   offset: int, history: memoryview | None) -> tuple[BucketWindows, int]:
+                   offset: int, history: memoryview | None,
+                   cut: int) -> tuple[BucketWindows, int]:
         """Join :meth:`recent_bytes` at ``offset`` and :meth:`history_bytes`; the ring and end.
 
+        Only history buckets before ``cut`` (the head's) are taken: a history
+        written at a later cut also holds buckets the head carries itself.
         History buckets that have left the longest window since they were
         written are dropped, as :meth:`advance` dropped them from the live ring;
         each window's first bucket (``lo``) is the first key inside it, which is
@@ -311,9 +314,11 @@ class BucketWindows:
         if history is not None:
             old = _history_columns(history)
             first = bisect_right(old[0], head - lengths[-1])  # still inside the longest window
-            if len(old[0]) > first and n and old[0][-1] >= columns[0][0]:
+            last = bisect_left(old[0], cut)
+            if n and last > first and old[0][last - 1] >= columns[0][0]:
                 raise ValueError("feature-state history overlaps its recent buckets")
-            columns = [older[first:] + newer for older, newer in zip(old, columns, strict=True)]
+            columns = [older[first:last] + newer
+                       for older, newer in zip(old, columns, strict=True)]
         ring.keys, ring.counts, ring.sums, ring.squares = columns
         ring.lo = [bisect_right(ring.keys, head - length) for length in lengths]
         return ring, offset

@@ -247,3 +247,52 @@ def test_apply_changelog_joins_records_from_a_whole_log() -> None:
     assert apply_changelog(again, [(k.encode(), v) for k, v in log]) == len(log)
     assert_same(store, again)
     assert again.dirty_keys() == set()
+
+
+def test_a_crash_between_a_new_history_and_its_head_restores_the_previous_state() -> None:
+    # Without transactions (SCORER_EXACTLY_ONCE=false) only a prefix of a batch's
+    # records may have been written when the scorer died.
+    store = FeatureStore(ttl_s=90 * 86_400.0)
+    log: list[tuple[str, bytes | None]] = []
+    merchant = merchant_key("m1")
+    for hour in range(24 * 3):
+        store.update(event(START + hour * HOUR + 7, customer=f"c{hour % 50}"))
+        batch = store.changelog_records()
+        keys = keys_of(batch)
+        if HISTORY_PREFIX + merchant in keys and hour > 30:
+            # The history was written, its head was not.
+            torn = batch[:keys.index(merchant)]
+            before = restored(log)
+            after_crash = restored(log + torn)
+            assert fields(after_crash.states[merchant]) == fields(before.states[merchant])
+            assert after_crash.states[merchant].history_cut == before.states[merchant].history_cut
+            break
+        log += batch
+    else:
+        raise AssertionError("no history was written after the first one")
+
+
+def test_every_prefix_of_a_changelog_restores() -> None:
+    rng = random.Random(5)
+    live = FeatureStore(lateness_s=6 * HOUR, ttl_s=3 * 86_400.0)
+    log: list[tuple[str, bytes | None]] = []
+    t = START
+    for batch in range(400):
+        for _ in range(rng.randint(1, 4)):
+            t += rng.uniform(60, 2 * HOUR)
+            late = rng.random() < 0.15
+            # The "gone" entities build up a history, then fall idle and expire.
+            gone = batch < 60 and rng.random() < 0.5
+            live.update(event(t - rng.uniform(0, 5 * HOUR) if late else t,
+                              customer="gone" if gone else f"c{rng.randint(0, 5)}",
+                              merchant="gone" if gone else f"m{rng.randint(0, 3)}",
+                              ip="10.9.9.9" if gone else f"10.0.0.{rng.randint(0, 6)}"))
+        if batch % 50 == 49:
+            live.expire(live.watermark)
+        log += live.changelog_records()
+    assert (HISTORY_PREFIX + merchant_key("gone"), None) in log
+    assert (merchant_key("gone"), None) in log
+    assert any(k.startswith(HISTORY_PREFIX) and v for k, v in log)
+    for end in range(len(log) + 1):
+        restored(log[:end])  # never refused, wherever a crash cut the log
+    assert_same(live, restored(log))
