@@ -127,9 +127,9 @@ class FeatureState:
     def encode_history(self, cut: int) -> bytes:
         """The history record: the hour buckets before ``cut``; ``cut`` becomes the state's.
 
-        Written with a head record (:meth:`encode_head`, after this call) in
-        the same transaction; a restore joins the two and refuses them unless
-        their cuts agree.
+        Written just before a head record (:meth:`encode_head`, after this
+        call) in the same transaction; a restore joins the two and refuses a
+        history older than its head's cut.
         """
         self.history_cut = cut
         self.history_stale = False
@@ -186,7 +186,7 @@ class FeatureState:
         ``head`` may also be a whole-state snapshot (versions 1 and 2, written
         before the split), which needs no history. ``ValueError`` on a foreign
         or truncated record, on a head whose history is missing, or on a
-        history written at another cut than the head's.
+        history written at an earlier cut than the head's.
         """
         if head[:1] != bytes((SPLIT_VERSION,)):
             return cls.decode(head)

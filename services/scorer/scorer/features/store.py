@@ -322,7 +322,7 @@ class FeatureStore:
         tombstone). Head records are joined with their history records; whole
         snapshots written before the split (versions 1 and 2) load alone.
         Nothing becomes dirty. ``ValueError`` when a record is unreadable or a
-        head's history is missing or from another cut (a damaged changelog).
+        head's history is missing or older than its cut (a damaged changelog).
         """
         for key, value in latest.items():
             if key.startswith(HISTORY_PREFIX):
