@@ -268,9 +268,9 @@ class BucketWindows:
         the keys and the head (see :meth:`from_split`).
         """
         start = bisect_left(self.keys, cut)
-        columns = (self.keys, self.counts, self.sums, self.squares)
+        columns: tuple[array[Any], ...] = (self.keys, self.counts, self.sums, self.squares)
         if start:  # else all of them (always, for an entity without history): no copies
-            columns = tuple(column[start:] for column in columns)  # type: ignore[assignment]
+            columns = tuple(column[start:] for column in columns)
         return b"".join((_RING_HEAD.pack(self.head, len(self.keys) - start),
                          pack_array(array("d", self.totals)),
                          *[pack_array(column) for column in columns]))
