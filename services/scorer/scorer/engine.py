@@ -673,18 +673,22 @@ _set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 def constructor(cls: type[M]) -> Callable[[dict[str, Any]], M]:
     """``assemble(cls, values)`` for ``values`` that hold every field of ``cls`` and no more.
 
-    Their fields-set is then the set of all fields: copied, not rebuilt from the
-    keys on every call.
+    Their fields-set is then the set of all fields. For a frozen ``cls`` every
+    instance shares one such set: pydantic only adds to an instance's set when
+    a field is assigned (refused when frozen), and copies it before changing a
+    copy's (``model_copy``), so sharing it saves a set per instance (and work
+    for the garbage collector) without any instance ever seeing another's.
     """
     if not _plain(cls):
         return lambda values: assemble(cls, values)
     every = set(cls.model_fields)
+    frozen = bool(cls.model_config.get("frozen"))
     new = object.__new__
 
     def construct(values: dict[str, Any]) -> M:
         model = new(cls)
         _set_dict(model, values)
-        _set_fields_set(model, every.copy())
+        _set_fields_set(model, every if frozen else every.copy())
         _set_extra(model, None)
         _set_private(model, None)
         return model

@@ -221,11 +221,12 @@ def _new_contribution(values: dict[str, Any]) -> Contribution:
     A ``str`` feature and float or null numbers validate to themselves; the
     instance is what pydantic builds from them (all fields set, no extras, no
     private attributes), without validating three fields a few hundred times
-    per batch.
+    per batch. Frozen contributions share one fields-set (see
+    ``scorer.engine.constructor``).
     """
     model = _new(Contribution)
     _set_dict(model, values)
-    _set_fields_set(model, set(_CONTRIBUTION_FIELDS))
+    _set_fields_set(model, _CONTRIBUTION_FIELDS if _SHARE_FIELDS else set(_CONTRIBUTION_FIELDS))
     _set_extra(model, None)
     _set_private(model, None)
     return model
@@ -236,7 +237,8 @@ _set_dict = BaseModel.__dict__["__dict__"].__set__
 _set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
 _set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
 _set_private = BaseModel.__dict__["__pydantic_private__"].__set__
-_CONTRIBUTION_FIELDS = frozenset(Contribution.model_fields)
+_CONTRIBUTION_FIELDS = set(Contribution.model_fields)
+_SHARE_FIELDS = bool(Contribution.model_config.get("frozen"))
 
 
 def _matrix(matrix: npt.ArrayLike, width: int) -> npt.NDArray[np.float64]:

@@ -126,7 +126,10 @@ def _evaluate(rule_set: RuleSet, row: Row, now: datetime) -> RuleSetResult:
 Verdict = tuple[Outcome, dict[str, list[Outcome]], list[str]]
 """``(outcome, rule_results, reasons)``: what a decision records of a :class:`RuleSetResult`.
 
-Each is new for every event (the caller may change the dict and the list).
+The dict and the reasons are new for every event (the caller may add to them);
+the lists in the dict are shared, the same ``[]`` for every rule that did not
+match and the same ``[outcome]`` for every match of that outcome: they are
+values to record, never to change in place.
 """
 
 
@@ -155,8 +158,9 @@ class BoundRuleSet:
             else:
                 condition = recompile(rule.condition, by_name, variable)
                 render = compile_template(rule.reason, variable)
-            rules.append((rule.rule_id, condition, rule.outcome, SEVERITY[rule.outcome], render,
-                          f"{rule.rule_id}: "))
+            # One list per rule, shared by its matches (see Verdict).
+            rules.append((rule.rule_id, condition, rule.outcome, [rule.outcome],
+                          SEVERITY[rule.outcome], render, f"{rule.rule_id}: "))
         self._decide = _decider(tuple(lists), tuple(rules),
                                 rule_set.mode is ExecutionMode.FIRST_MATCHED)
 
@@ -174,7 +178,7 @@ class BoundRuleSet:
 
 _ListCheck = tuple[Callable[[Any, datetime], object],
                    Callable[[object, datetime], ListEntry | None], str, bool]
-_RuleCheck = tuple[str, Callable[[Any, datetime], object], Outcome, int,
+_RuleCheck = tuple[str, Callable[[Any, datetime], object], Outcome, list[Outcome], int,
                    Callable[[Any, datetime], str], str]
 
 
@@ -182,6 +186,9 @@ def _decider(lists: tuple[_ListCheck, ...], rules: tuple[_RuleCheck, ...],
              first_only: bool) -> Callable[[Any, datetime], Verdict]:
     """:func:`_evaluate` reduced to its verdict, as one closure over prepared tuples."""
     approve, block = Outcome.APPROVE, Outcome.BLOCK
+    # Shared, not built for every rule of every event (see Verdict): the same
+    # values, and a list fewer per rule and event for the garbage collector.
+    no_match: list[Outcome] = []
 
     def decide(row: Any, now: datetime) -> Verdict:
         if lists:
@@ -198,11 +205,11 @@ def _decider(lists: tuple[_ListCheck, ...], rules: tuple[_RuleCheck, ...],
         results: dict[str, list[Outcome]] = {}
         reasons: list[str] = []
         outcome, severity = approve, 0
-        for rule_id, condition, rule_outcome, rank, render, prefix in rules:
+        for rule_id, condition, rule_outcome, matched, rank, render, prefix in rules:
             if condition(row, now) is not True:
-                results[rule_id] = []
+                results[rule_id] = no_match
                 continue
-            results[rule_id] = [rule_outcome]
+            results[rule_id] = matched
             reasons.append(prefix + render(row, now))
             if first_only:
                 outcome = rule_outcome

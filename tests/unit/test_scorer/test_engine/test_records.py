@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from fraudstream_shared.events import (
     Contribution,
@@ -142,7 +143,7 @@ def test_a_constructed_model_is_the_assembled_one() -> None:
     built, assembled = constructor(FraudDecision)(dict(values)), assemble(FraudDecision, values)
     assert built == assembled
     assert built.model_fields_set == assembled.model_fields_set == set(FraudDecision.model_fields)
-    assert built.model_fields_set is not constructor(FraudDecision)(values).model_fields_set
+
     processed = {**ONE_TX.__dict__, "fd": built}
     a, b = constructor(ProcessedTransaction)(processed), assemble(ProcessedTransaction, processed)
     assert encode(a) == encode(b)
@@ -163,3 +164,28 @@ def test_a_batch_is_only_valid_as_it_is_when_every_value_has_the_exact_type() ->
     assert not _valid_batch([1], top, verdicts, [[1]], NOW)
     assert not _valid_batch([1], top, verdicts, [None],
                             NOW.astimezone(timezone(timedelta(hours=1))))
+
+
+def test_frozen_models_share_a_fields_set_that_nothing_changes() -> None:
+    make = constructor(FraudDecision)
+    values = FraudDecision(outcome=Outcome.BLOCK, model_version="v", detector_version="d",
+                           proc_time=1, ttdf=2, scorer_time=0.5, frauddetector_time=1,
+                           scored_at=NOW).model_dump()
+    first, second = make(dict(values)), make(dict(values))
+    assert first.model_fields_set is second.model_fields_set
+    with pytest.raises(ValidationError):
+        first.reasons = ["changed"]  # type: ignore[misc]
+    with pytest.raises(ValidationError):
+        del first.reasons
+    copied = first.model_copy(update={"reasons": ["copied"]})
+    assert copied.model_fields_set is not first.model_fields_set
+    assert first.model_fields_set == set(FraudDecision.model_fields)
+    assert first.reasons == []
+    engine = Engine(Model.load(), RuleSetLoader(DEFAULT_RULES), lateness_s=3600, ttl_s=86400,
+                    clock=lambda: NOW)
+    decisions = asyncio.run(engine.decide_batch(simulated(20, seed=5)[0], engine.new_store(),
+                                                NOW)).decisions
+    contributions = [c for d in decisions for c in d.fd.contributions]
+    assert len({id(c.model_fields_set) for c in contributions}) == 1
+    assert contributions[0].model_fields_set == {"feature", "value", "contribution"}
+    assert len({id(d.model_fields_set) for d in decisions}) == 1

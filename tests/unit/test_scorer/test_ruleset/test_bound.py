@@ -155,7 +155,7 @@ def test_a_rule_set_bound_to_other_readers_decides_as_on_the_mapping(
         assert bound.verdict(Boxed(row), NOW) == _as_verdict(rule_set, row, NOW)
 
 
-def test_verdicts_are_new_objects_for_every_event() -> None:
+def test_verdicts_have_their_own_dict_and_reasons_and_share_the_rule_result_lists() -> None:
     bound = BoundRuleSet(parse_rule_set(WIDE.format(mode="ALL_MATCHED")))
     row = {"amt": 12, "model": {"fraudstream": 920}, "email": "bad@example.com"}
     first, second = bound.verdicts([row, dict(row, email="ok@example.com")], NOW)
@@ -165,7 +165,10 @@ def test_verdicts_are_new_objects_for_every_event() -> None:
     assert other == second
     assert other[1] is not second[1]
     assert other[2] is not second[2]
-    assert other[1]["last"] is not second[1]["last"]
+    # The lists are values: one per rule for its matches, one for every non-match.
+    assert other[1]["last"] is second[1]["last"]
+    assert other[1]["counts"] is second[1]["membership"]
+    assert other[1]["counts"] == []
 
 
 def test_a_naive_instant_is_refused() -> None:
