@@ -24,6 +24,7 @@ from scorer.engine import (
     PRIMARY_MODEL,
     Engine,
     ViewPlan,
+    _fmt,
     _valid_batch,
     assemble,
     constructor,
@@ -189,3 +190,18 @@ def test_frozen_models_share_a_fields_set_that_nothing_changes() -> None:
     assert len({id(c.model_fields_set) for c in contributions}) == 1
     assert contributions[0].model_fields_set == {"feature", "value", "contribution"}
     assert len({id(d.model_fields_set) for d in decisions}) == 1
+
+
+@settings(max_examples=1000, deadline=None)
+@given(value=st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True),
+                       st.integers(-10**6, 10**6).map(lambda i: i / 10**4)),
+       contribution=st.one_of(st.floats(allow_nan=True, allow_infinity=True),
+                              st.integers(-10**6, 10**6).map(lambda i: i / 10**4)))
+def test_printf_style_reasons_read_as_the_formatted_ones(value: float | None,
+                                                         contribution: float) -> None:
+    # The fast loop's "%s=%g (%+.2f)" against _decision's f-string with _fmt.
+    feature = "cust_amt_ratio_30d"
+    old = f"{feature}={_fmt(value)} ({contribution:+.2f})"
+    new = ("%s=unknown (%+.2f)" % (feature, contribution) if value is None  # noqa: UP031
+           else "%s=%g (%+.2f)" % (feature, value, contribution))  # noqa: UP031
+    assert new == old
