@@ -150,11 +150,11 @@ class BatchConsumerLoop:
             return
         try:
             await self._poll_until_stopped()
+            await self.commit_finished()
+            self._raise_failed_commit()
         except BaseException:
             self._leave_commit()
             raise
-        await self.commit_finished()
-        self._raise_failed_commit()
 
     async def _poll_until_stopped(self) -> None:
         while not self._stopping.is_set():
