@@ -424,6 +424,12 @@ class _Compiler:
                           f"{node.function}() needs {_describe(allowed)}")
         get = args[0].fn
         if node.function == "matches":
+            inner = node.args[0]
+            if isinstance(inner, Call) and inner.function == "lower" and len(inner.args) == 1:
+                # ``matches(lower(x), p)`` (checked above): lower() inside the match.
+                lowered = self.compile(inner.args[0]).fn
+                return _Compiled(self._matches(lowered, node.args[1], lower=True), Type.BOOL,
+                                 False)
             return _Compiled(self._matches(get, node.args[1]), Type.BOOL, False)
         fn: Evaluator
         if node.function == "lower":
@@ -443,7 +449,7 @@ class _Compiler:
                 return get(row, now) is None
         return _Compiled(fn, spec.result, args[0].constant)
 
-    def _matches(self, get: Evaluator, pattern_node: Node) -> Evaluator:
+    def _matches(self, get: Evaluator, pattern_node: Node, *, lower: bool = False) -> Evaluator:
         if not isinstance(pattern_node, Literal) or not isinstance(pattern_node.value, str):
             raise self._error(pattern_node, "matches() needs the pattern as a string literal")
         pattern = pattern_node.value
@@ -459,7 +465,18 @@ class _Compiler:
         def matches(row: Row, now: datetime) -> object:
             value = get(row, now)
             return isinstance(value, str) and search(value) is not None
-        return matches
+        if not lower:
+            return matches
+
+        def matches_lower(row: Row, now: datetime) -> object:
+            value: Any = get(row, now)
+            if type(value) is str:
+                return search(value.lower()) is not None
+            # What lower() then matches() do with anything else (a str subclass's
+            # lower() may return anything).
+            value = value.lower() if isinstance(value, str) else None
+            return isinstance(value, str) and search(value) is not None
+        return matches_lower
 
 
 def _against_number(op: str, get: Evaluator, bound: object) -> Evaluator:

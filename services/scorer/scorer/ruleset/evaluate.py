@@ -159,8 +159,9 @@ class BoundRuleSet:
                 condition = recompile(rule.condition, by_name, variable)
                 render = compile_template(rule.reason, variable)
             # One list per rule, shared by its matches (see Verdict).
-            rules.append((rule.rule_id, condition, rule.outcome, [rule.outcome],
-                          SEVERITY[rule.outcome], render, f"{rule.rule_id}: "))
+            rules.append((rule.rule_id, condition, (rule.outcome, [rule.outcome],
+                                                    SEVERITY[rule.outcome], render,
+                                                    f"{rule.rule_id}: ")))
         self._decide = _decider(tuple(lists), tuple(rules),
                                 rule_set.mode is ExecutionMode.FIRST_MATCHED)
 
@@ -178,8 +179,9 @@ class BoundRuleSet:
 
 _ListCheck = tuple[Callable[[Any, datetime], object],
                    Callable[[object, datetime], ListEntry | None], str, bool]
-_RuleCheck = tuple[str, Callable[[Any, datetime], object], Outcome, list[Outcome], int,
-                   Callable[[Any, datetime], str], str]
+_RuleCheck = tuple[str, Callable[[Any, datetime], object],
+                   tuple[Outcome, list[Outcome], int, Callable[[Any, datetime], str], str]]
+"""A rule's id, its condition and what a match needs (unpacked only on a match)."""
 
 
 def _decider(lists: tuple[_ListCheck, ...], rules: tuple[_RuleCheck, ...],
@@ -192,23 +194,26 @@ def _decider(lists: tuple[_ListCheck, ...], rules: tuple[_RuleCheck, ...],
 
     def decide(row: Any, now: datetime) -> Verdict:
         if lists:
-            hits: list[str] = []
+            hits: list[str] | None = None
             blocked = False
             for get_field, lookup, name, blocks in lists:
                 entry = lookup(get_field(row, now), now)
                 if entry is not None:
+                    if hits is None:
+                        hits = []
                     hits.append(f"{name}: {entry.reason_code}")
                     blocked = blocked or blocks
-            if hits:
+            if hits is not None:
                 # A block entry beats an allow entry (see _evaluate).
                 return (block if blocked else approve), {}, hits
         results: dict[str, list[Outcome]] = {}
         reasons: list[str] = []
         outcome, severity = approve, 0
-        for rule_id, condition, rule_outcome, matched, rank, render, prefix in rules:
+        for rule_id, condition, on_match in rules:
             if condition(row, now) is not True:
                 results[rule_id] = no_match
                 continue
+            rule_outcome, matched, rank, render, prefix = on_match
             results[rule_id] = matched
             reasons.append(prefix + render(row, now))
             if first_only:

@@ -243,3 +243,26 @@ lists:
 """
     named = parse_rule_set(text).lists[0]
     assert named.lookup(value, NOW) is _old_lookup(named, value)
+
+
+class Shouting(str):
+    """A str whose lower() is not a str: matches(lower(x)) must not search it."""
+
+    def lower(self) -> Any:
+        return 42
+
+
+class Polite(str):
+    """A str subclass with an ordinary lower()."""
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.one_of(_ANY_VALUE, st.sampled_from([
+    "A@Mailinator.COM", "a@mailinator.com", "x@example.com", Shouting("B@MAILINATOR.COM"),
+    Polite("C@Mailinator.com"), "@MAILINATOR.COM\n"])))
+def test_matching_a_lowered_value_is_lowering_then_matching(value: object) -> None:
+    pattern = r"'@(mailinator|x)\.com$'"
+    fused = compile_expression(f"matches(lower(x), {pattern})").evaluate({"x": value}, NOW)
+    lowered = compile_expression("lower(x)", condition=False).evaluate({"x": value}, NOW)
+    apart = compile_expression(f"matches(y, {pattern})").evaluate({"y": lowered}, NOW)
+    assert fused is apart
