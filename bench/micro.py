@@ -8,8 +8,10 @@ events per second one core would manage at that cost:
 - decode: bytes → ``Transaction`` (``fraudstream_shared.events.decode``);
 - features: ``TxEvent.of`` + ``FeatureStore.row`` + ``FeatureStore.update`` per event,
   on a store already holding the pool's entities;
-- model: ``Model.vectorize`` + ``Model.predict_batch`` (scores and TreeSHAP) per batch;
-- rules: ``rule_view`` + ``evaluate_batch`` per batch;
+- model: the batch's matrix + ``Model.predict_batch`` (scores and TreeSHAP) per batch;
+- rules: the rule set bound to the engine's records (event fields, store row,
+  scores: ``record_variable`` + ``BoundRuleSet.verdicts``) per batch, as the engine
+  decides plain transactions;
 - engine: ``Engine.decide_batch`` (features, model, rules and the decision objects);
 - encode: ``ProcessedTransaction`` → bytes (``fraudstream_shared.events.encode``).
 
@@ -51,11 +53,13 @@ def timed(per_round: int, run_round: Callable[[], None],
 
 def run_stages(pool_path: Path, events: int, batch: int) -> dict[str, Any]:
     """Every stage over ``events`` pool transactions in batches of ``batch``."""
+    import numpy as np
+
     from fraudstream_shared.events import Transaction, decode, encode
     from fraudstream_shared.runtime import tune_gc
-    from scorer.engine import PRIMARY_MODEL, Engine, rule_view
+    from scorer.engine import PRIMARY_MODEL, Engine, record_variable
     from scorer.features import FEATURE_NAMES, TxEvent, served_row
-    from scorer.ruleset import evaluate_batch
+    from scorer.ruleset import BoundRuleSet
     from scorer.settings import ScorerSettings
 
     pool = templates(read_pool(pool_path), 6)
@@ -94,23 +98,27 @@ def run_stages(pool_path: Path, events: int, batch: int) -> dict[str, Any]:
     store = engine.new_store()
     for tx in txs:
         store.update(TxEvent.of(tx))
-    rows = [dict(zip(FEATURE_NAMES, store.row(TxEvent.of(tx)), strict=True)) for tx in txs]
-    row_batches = [rows[i:i + batch] for i in range(0, len(rows), batch)]
+    vectors = [store.row(TxEvent.of(tx)) for tx in txs]
+
+    vector_batches = [vectors[i:i + batch] for i in range(0, len(vectors), batch)]
 
     def model() -> None:
-        for chunk in row_batches:
-            engine.model.predict_batch(engine.model.vectorize(chunk))
+        for chunk in vector_batches:
+            # The engine's matrix: its rows are already in the model's feature order.
+            engine.model.predict_batch(np.array(chunk, dtype=float))
 
-    stage("model", len(rows), model)
-    scores = [{PRIMARY_MODEL: s} for s in engine.model.scores(engine.model.vectorize(rows))]
+    stage("model", len(vectors), model)
+    scores = [{PRIMARY_MODEL: s} for s in engine.model.scores(np.array(vectors, dtype=float))]
     now = datetime.now(UTC)
 
+    bound = BoundRuleSet(engine.rules.current,
+                         record_variable(FEATURE_NAMES, tuple(Transaction.model_fields)))
+
     def rules() -> None:
-        rule_set = engine.rules.current
         for i in range(0, len(txs), batch):
-            views = [rule_view(tx, row, sc) for tx, row, sc in
-                     zip(txs[i:i + batch], rows[i:i + batch], scores[i:i + batch], strict=True)]
-            evaluate_batch(rule_set, views, now)
+            bound.verdicts([(tx.__dict__, vector, sc) for tx, vector, sc in
+                            zip(txs[i:i + batch], vectors[i:i + batch], scores[i:i + batch],
+                                strict=True)], now)
 
     stage("rules", len(txs), rules)
     decisions: list[Any] = []
