@@ -62,6 +62,23 @@ def unpack_array(typecode: str, data: memoryview, offset: int, count: int
     return values, end
 
 
+SMALL_RING = 16
+"""Rings of at most this many buckets (most of them) are written by one cached ``struct``:
+the same bytes as the general path's columns, in a third of the time."""
+_SMALL_LAYOUTS: dict[tuple[int, int, bool], struct.Struct] = {}
+
+
+def _small_ring(windows: int, buckets: int, *, with_lo: bool) -> struct.Struct:
+    """The layout of a whole small ring: head, count, [``lo``,] totals, the four columns."""
+    key = (windows, buckets, with_lo)
+    layout = _SMALL_LAYOUTS.get(key)
+    if layout is None:
+        lo = f"{windows}q" if with_lo else ""
+        layout = _SMALL_LAYOUTS[key] = struct.Struct(
+            f"<qI{lo}{3 * windows}d{buckets}q{3 * buckets}d")
+    return layout
+
+
 _CHECKED: set[tuple[int, ...]] = set()
 """Window lengths already found valid (a store makes two rings per new entity)."""
 
@@ -231,7 +248,12 @@ class BucketWindows:
         Far cheaper than :meth:`to_json` for a full 30-day ring (no number is
         formatted as text): 32 bytes a bucket, whatever the values.
         """
-        return b"".join((_RING_HEAD.pack(self.head, len(self.keys)),
+        n = len(self.keys)
+        if n <= SMALL_RING:
+            return _small_ring(len(self.lengths), n, with_lo=True).pack(
+                self.head, n, *self.lo, *self.totals,
+                *self.keys, *self.counts, *self.sums, *self.squares)
+        return b"".join((_RING_HEAD.pack(self.head, n),
                          pack_array(array("q", self.lo)), pack_array(array("d", self.totals)),
                          pack_array(self.keys), pack_array(self.counts),
                          pack_array(self.sums), pack_array(self.squares)))
@@ -268,6 +290,10 @@ class BucketWindows:
         the keys and the head (see :meth:`from_split`).
         """
         start = bisect_left(self.keys, cut)
+        n = len(self.keys) - start
+        if not start and n <= SMALL_RING:
+            return _small_ring(len(self.lengths), n, with_lo=False).pack(
+                self.head, n, *self.totals, *self.keys, *self.counts, *self.sums, *self.squares)
         columns: tuple[array[Any], ...] = (self.keys, self.counts, self.sums, self.squares)
         if start:  # else all of them (always, for an entity without history): no copies
             columns = tuple(column[start:] for column in columns)

@@ -131,3 +131,29 @@ def test_trailing_bytes_and_unknown_versions_are_refused() -> None:
     for foreign in (b"\x03" + data[1:], b"", b"[1, 2]", b'{"v": 99}'):
         with pytest.raises(ValueError, match="snapshot"):
             FeatureState.decode(foreign)
+
+
+def test_small_rings_and_sets_are_written_byte_for_byte_as_the_general_path(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import scorer.features.state as state_module
+    import scorer.features.windows as windows_module
+
+    rng = random.Random(17)
+    states = []
+    for buckets in range(0, 22):
+        state = FeatureState()
+        for i in range(buckets):
+            t = 1_767_225_600.0 + i * 3600 + rng.uniform(0, 59)
+            state.minute.add(t, rng.uniform(1, 500))
+            state.hour.add(t, rng.uniform(1, 500))
+        state.distinct = {kind: {rng.randrange(1 << 32): rng.uniform(0, 1e9)
+                                 for _ in range(rng.choice([0, 1, 3, buckets * 3, 64, 70]))}
+                          for kind in ("ip", "ua", "merchant")}
+        state.history_cut = state.hour.keys[len(state.hour.keys) // 2] if buckets > 2 else None
+        states.append(state)
+    fast = [(s.encode(), s.encode_head()) for s in states]
+    monkeypatch.setattr(windows_module, "SMALL_RING", -1)
+    monkeypatch.setattr(state_module, "SMALL_SET", -1)
+    general = [(s.encode(), s.encode_head()) for s in states]
+    assert fast == general
+    assert all(FeatureState.decode(whole).encode() == whole for whole, _ in fast)
