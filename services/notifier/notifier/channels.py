@@ -116,7 +116,7 @@ class SmtpChannel:
         self._last_used = 0.0
         self._lock = asyncio.Lock()
         self.sessions_opened = 0
-        """Sessions connected so far (logged and tested: reuse is the point)."""
+        """Sessions connected so far (tests count them: reuse is the point)."""
 
     async def start(self) -> None:
         """Nothing to open yet: the first alert opens the session."""
