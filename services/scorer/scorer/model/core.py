@@ -21,13 +21,13 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel
 
 from fraudstream_shared.events import Contribution
 from fraudstream_shared.logging import log_event
 from scorer.features import vectorize
 from scorer.model.calibration import Calibration
 from scorer.model.treeshap import CompiledForest, UnsupportedForest, compile_forest
+from scorer.prebuilt import constructor
 
 log = logging.getLogger(__name__)
 
@@ -215,30 +215,9 @@ def rounded(values: npt.NDArray[np.float64], digits: int) -> npt.NDArray[np.floa
     return result
 
 
-def _new_contribution(values: dict[str, Any]) -> Contribution:
-    """``Contribution(**values)`` for values that are already valid (every field, in order).
-
-    A ``str`` feature and float or null numbers validate to themselves; the
-    instance is what pydantic builds from them (all fields set, no extras, no
-    private attributes), without validating three fields a few hundred times
-    per batch. Frozen contributions share one fields-set (see
-    ``scorer.engine.constructor``).
-    """
-    model = _new(Contribution)
-    _set_dict(model, values)
-    _set_fields_set(model, _CONTRIBUTION_FIELDS if _SHARE_FIELDS else set(_CONTRIBUTION_FIELDS))
-    _set_extra(model, None)
-    _set_private(model, None)
-    return model
-
-
-_new = object.__new__
-_set_dict = BaseModel.__dict__["__dict__"].__set__
-_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
-_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
-_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
-_CONTRIBUTION_FIELDS = set(Contribution.model_fields)
-_SHARE_FIELDS = bool(Contribution.model_config.get("frozen"))
+_new_contribution = constructor(Contribution)
+"""``Contribution(**values)`` for values that are already valid (every field, in order):
+a ``str`` feature and float or null numbers validate to themselves."""
 
 
 def _matrix(matrix: npt.ArrayLike, width: int) -> npt.NDArray[np.float64]:

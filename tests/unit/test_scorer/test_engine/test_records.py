@@ -26,13 +26,12 @@ from scorer.engine import (
     ViewPlan,
     _fmt,
     _valid_batch,
-    assemble,
-    constructor,
     event_fields,
     record_variable,
 )
 from scorer.features import FEATURE_NAMES
 from scorer.model import Model
+from scorer.prebuilt import assemble, constructor
 from scorer.ruleset import RuleSetLoader, Verdict
 from scorer.ruleset.compiler import variable_getter
 from tests.support.factories import original_sample_transaction
