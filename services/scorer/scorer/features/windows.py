@@ -262,12 +262,7 @@ class BucketWindows:
     def from_bytes(cls, width: int, lengths: tuple[int, ...], data: memoryview,
                    offset: int) -> tuple[BucketWindows, int]:
         """Rebuild a ring written by :meth:`to_bytes` at ``offset``; returns it and the end."""
-        if offset + _RING_HEAD.size > len(data):
-            raise ValueError("truncated feature-state snapshot")
-        head, n = _RING_HEAD.unpack_from(data, offset)
-        offset += _RING_HEAD.size
-        ring = cls(width, lengths)
-        ring.head = head
+        ring, n, offset = cls._read_head(width, lengths, data, offset)
         lo, offset = unpack_array("q", data, offset, len(lengths))
         totals, offset = unpack_array("d", data, offset, 3 * len(lengths))
         ring.keys, offset = unpack_array("q", data, offset, n)
@@ -325,12 +320,8 @@ class BucketWindows:
         each window's first bucket (``lo``) is the first key inside it, which is
         what :meth:`add` and :meth:`advance` keep it at.
         """
-        if offset + _RING_HEAD.size > len(recent):
-            raise ValueError("truncated feature-state snapshot")
-        head, n = _RING_HEAD.unpack_from(recent, offset)
-        offset += _RING_HEAD.size
-        ring = cls(width, lengths)
-        ring.head = head
+        ring, n, offset = cls._read_head(width, lengths, recent, offset)
+        head = ring.head
         totals, offset = unpack_array("d", recent, offset, 3 * len(lengths))
         ring.totals = totals.tolist()
         columns = []
@@ -348,6 +339,17 @@ class BucketWindows:
         ring.keys, ring.counts, ring.sums, ring.squares = columns
         ring.lo = [bisect_right(ring.keys, head - length) for length in lengths]
         return ring, offset
+
+    @classmethod
+    def _read_head(cls, width: int, lengths: tuple[int, ...], data: memoryview,
+                   offset: int) -> tuple[BucketWindows, int, int]:
+        """An empty ring with the head key read at ``offset``; it, the bucket count, the end."""
+        if offset + _RING_HEAD.size > len(data):
+            raise ValueError("truncated feature-state snapshot")
+        head, n = _RING_HEAD.unpack_from(data, offset)
+        ring = cls(width, lengths)
+        ring.head = head
+        return ring, n, offset + _RING_HEAD.size
 
     @classmethod
     def from_json(cls, width: int, lengths: tuple[int, ...], data: list[Any]) -> BucketWindows:
