@@ -6,8 +6,10 @@ CPU time, so a busy machine slows the wall clock more than the figure) and the
 events per second one core would manage at that cost:
 
 - decode: bytes → ``Transaction`` (``fraudstream_shared.events.decode``);
-- features: ``TxEvent.of`` + ``FeatureStore.row`` + ``FeatureStore.update`` per event,
-  on a store already holding the pool's entities;
+- features: ``TxEvent.of`` per event + ``served_rows`` per batch (each event's row, then
+  its update) on the scorer's feature store (``SCORER_FEATURE_STORE``, compiled when
+  built), starting empty each round; ``features_python``: the same on the Python
+  reference store, when the compiled one is the scorer's;
 - model: the batch's matrix + ``Model.predict_batch`` (scores and TreeSHAP) per batch;
 - rules: the rule set bound to the engine's records (event fields, store row,
   scores: ``record_variable`` + ``BoundRuleSet.verdicts``) per batch, as the engine
@@ -58,7 +60,8 @@ def run_stages(pool_path: Path, events: int, batch: int) -> dict[str, Any]:
     from fraudstream_shared.events import Transaction, decode, encode
     from fraudstream_shared.runtime import tune_gc
     from scorer.engine import PRIMARY_MODEL, Engine, record_variable
-    from scorer.features import FEATURE_NAMES, TxEvent, served_row
+    from scorer.features import FEATURE_NAMES, TxEvent
+    from scorer.features.native import new_feature_store
     from scorer.ruleset import BoundRuleSet
     from scorer.settings import ScorerSettings
 
@@ -85,16 +88,25 @@ def run_stages(pool_path: Path, events: int, batch: int) -> dict[str, Any]:
 
     stage("decode", len(values), decode_all)
 
-    def features() -> None:
-        # What the engine does per event, on a store that starts empty each round
-        # (as the engine stage's): a re-used store would drop every event as late.
-        fresh = engine.new_store()
-        for tx in txs:
-            ev = TxEvent.of(tx)
-            served_row(fresh, engine.labels, ev)
-            fresh.update(ev)
+    def features_with(kind: str) -> Callable[[], None]:
+        new_store, labels = engine.new_store, engine.labels
+        if kind != engine.store_kind:
+            def new_store() -> Any:
+                return new_feature_store(kind, lateness_s=3600.0)
+            labels = new_store()
 
-    stage("features", len(txs), features)
+        def features() -> None:
+            # What the engine does per batch, on a store that starts empty each round
+            # (as the engine stage's): a re-used store would drop every event as late.
+            fresh = new_store()
+            for chunk in batches:
+                fresh.served_rows([TxEvent.of(tx) for tx in chunk], labels)
+        return features
+
+    stage("features", len(txs), features_with(engine.store_kind))
+    if engine.store_kind != "python":
+        # The reference store's cost beside the compiled one's.
+        stage("features_python", len(txs), features_with("python"))
     store = engine.new_store()
     for tx in txs:
         store.update(TxEvent.of(tx))
@@ -140,7 +152,7 @@ def run_stages(pool_path: Path, events: int, batch: int) -> dict[str, Any]:
 
     stage("encode", len(decisions), encode_all)
     return {"events": events, "batch": batch, "model_version": engine.model.version,
-            "stages": results}
+            "feature_store": engine.store_kind, "stages": results}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -336,7 +336,8 @@ def micro_lines(results: dict[str, Any]) -> list[str]:
                          fmt_num(r["events_per_cpu_second"]), fmt_num(r["wall_us_per_event"], 1)])
     return ["## Micro-benchmarks of the scorer", "",
             f"{fmt_num(micro.get('events'))} transactions, batches of {micro.get('batch')}, "
-            f"model `{micro.get('model_version')}`; single thread, CPU time.", "",
+            f"model `{micro.get('model_version')}`, feature store "
+            f"`{micro.get('feature_store', 'python')}`; single thread, CPU time.", "",
             *table(["stage", "CPU µs/event", "events per CPU-second", "wall µs/event"], rows),
             ""]
 

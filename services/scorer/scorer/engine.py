@@ -18,8 +18,6 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from fraudstream_shared.events import (
     Contribution,
     FraudDecision,
@@ -36,7 +34,13 @@ from scorer.backends import (
     build_backend,
 )
 from scorer.backends.base import most_severe
-from scorer.features import FEATURE_NAMES, FeatureStore, served_row
+from scorer.features import FEATURE_NAMES
+from scorer.features.native import (
+    AnyFeatureStore,
+    StoreKind,
+    new_feature_store,
+    resolve_store_kind,
+)
 from scorer.features.store import TxEvent
 from scorer.model import Model
 from scorer.prebuilt import assemble, constructor
@@ -359,7 +363,7 @@ class Engine:
 
     def __init__(self, model: Model, rules: RuleSetLoader, *, lateness_s: float,
                  ttl_s: float, backend: BackendSettings | None = None,
-                 emit_features: bool = False,
+                 emit_features: bool = False, feature_store: StoreKind = "auto",
                  clock: Callable[[], datetime] | None = None) -> None:
         self.model = model
         self.clock: Callable[[], datetime] = clock or _utc_now
@@ -373,7 +377,9 @@ class Engine:
         self.remote: ScoringBackend | None = None if remote is self.embedded else remote
         self._lateness_s = lateness_s
         self._ttl_s = ttl_s
-        self.labels = FeatureStore(lateness_s=lateness_s, ttl_s=ttl_s)
+        self.store_kind = resolve_store_kind(feature_store)
+        """``native`` or ``python``: the feature store every partition (and the labels) get."""
+        self.labels = self.new_store()
         self._plan: tuple[RuleSet, ViewPlan] | None = None
         self._bound: tuple[RuleSet, BoundRuleSet] | None = None
 
@@ -386,11 +392,12 @@ class Engine:
         return cls(model, rules, lateness_s=settings.scorer_lateness_s,
                    ttl_s=settings.scorer_state_ttl_s,
                    backend=BackendSettings.from_fields(settings),
-                   emit_features=settings.scorer_emit_features)
+                   emit_features=settings.scorer_emit_features,
+                   feature_store=settings.scorer_feature_store)
 
-    def new_store(self) -> FeatureStore:
+    def new_store(self) -> AnyFeatureStore:
         """An empty per-partition store with the configured lateness and expiry."""
-        return FeatureStore(lateness_s=self._lateness_s, ttl_s=self._ttl_s)
+        return new_feature_store(self.store_kind, lateness_s=self._lateness_s, ttl_s=self._ttl_s)
 
     def remember_label(self, label: TransactionLabel) -> None:
         """Count an arrived label in merchant risk (from its ``labelled_at`` on)."""
@@ -412,7 +419,7 @@ class Engine:
             return await self.remote.check()
         return None
 
-    async def decide_batch(self, txs: Sequence[Transaction], store: FeatureStore,
+    async def decide_batch(self, txs: Sequence[Transaction], store: AnyFeatureStore,
                            started: datetime) -> ScoredBatch:
         """Decide ``txs`` (one partition, arrival order), updating ``store`` as it goes.
 
@@ -422,18 +429,11 @@ class Engine:
         self.rules.maybe_reload(time.monotonic())
         if not txs:
             return ScoredBatch([])
-        labels = self.labels
-        rows: list[list[float]] = []
-        for tx in txs:
-            event = TxEvent.of(tx)
-            # The partition's transaction state, merchant risk from every label.
-            rows.append(served_row(store, labels, event))
-            store.update(event)
+        # The partition's transaction state, merchant risk from every label.
+        matrix: Any = store.served_rows([TxEvent.of(tx) for tx in txs], self.labels)
+        rows: list[list[float]] = matrix.tolist()
         named: list[dict[str, float]] | None = None
-        if self.model.feature_names == FEATURE_NAMES:
-            # The rows are already in the model's order: the matrix vectorize() would build.
-            matrix: Any = np.array(rows, dtype=float)
-        else:
+        if self.model.feature_names != FEATURE_NAMES:
             named = _named(rows)
             matrix = self.model.vectorize(named)
         scores, contributions = self.model.predict_batch(matrix)

@@ -20,7 +20,7 @@ from aiokafka import TopicPartition
 from fraudstream_shared.config import ServiceSettings
 from fraudstream_shared.kafka import Record, create_reader
 from fraudstream_shared.logging import log_event
-from scorer.features import FeatureStore
+from scorer.features.native import AnyFeatureStore
 from scorer.features.store import HISTORY_PREFIX
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ class PartitionState:
     """What the scorer holds for one owned input partition."""
 
     tp: TopicPartition
-    store: FeatureStore
+    store: AnyFeatureStore
     restored_records: int = 0
     next_offset: int | None = None
     """The first input offset not yet reflected in ``store``; earlier records are skipped."""
@@ -113,7 +113,7 @@ def latest_records(records: Iterable[tuple[bytes | None, bytes | None]],
     return count
 
 
-def apply_changelog(store: FeatureStore, records: Iterable[tuple[bytes | None, bytes | None]]
+def apply_changelog(store: AnyFeatureStore, records: Iterable[tuple[bytes | None, bytes | None]]
                     ) -> int:
     """Load a whole changelog's records into ``store`` (later records win); returns how many.
 
@@ -123,12 +123,12 @@ def apply_changelog(store: FeatureStore, records: Iterable[tuple[bytes | None, b
     latest: dict[str, bytes | None] = {}
     count = latest_records(records, latest)
     store.restore_changelog(latest)
-    store.dirty_keys()  # restored state is already in the changelog
+    store.clear_dirty()  # restored state is already in the changelog
     return count
 
 
 async def restore_partition(
-    settings: ServiceSettings, topic: str, partition: int, store: FeatureStore
+    settings: ServiceSettings, topic: str, partition: int, store: AnyFeatureStore
 ) -> int:
     """Read changelog ``topic``/``partition`` from the beginning to its end into ``store``.
 
@@ -155,7 +155,7 @@ async def restore_partition(
             idle_polls = 0 if records else idle_polls + 1
             total += latest_records(((r.key, r.value) for r in records), latest)
         store.restore_changelog(latest)
-        store.dirty_keys()  # restored state is already in the changelog
+        store.clear_dirty()  # restored state is already in the changelog
         log_event(log, logging.INFO, "scorer.state.restored", topic=topic, partition=partition,
                   records=total, entities=len(store))
         return total

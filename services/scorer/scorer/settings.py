@@ -1,6 +1,7 @@
 """Settings of the scorer (environment variables, see ``.env.example``)."""
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -50,4 +51,8 @@ class ScorerSettings(ServiceSettings, BackendSettings):  # type: ignore[misc]
     )
     scorer_state_ttl_s: float = Field(
         35 * 86400.0, gt=0, description="Entities idle this long are forgotten."
+    )
+    scorer_feature_store: Literal["auto", "native", "python"] = Field(
+        "auto", description="Feature store: native (compiled, Rust), python (the reference, "
+        "same features, more CPU per event), or auto (native when installed)."
     )

@@ -112,6 +112,7 @@ class ScorerWorker(KafkaWorker):
             commit_offsets=not settings.scorer_exactly_once,
         )
         self.engine = Engine.from_settings(settings)
+        log_event(log, logging.INFO, "scorer.features.store", kind=self.engine.store_kind)
         self.partitions: dict[TopicPartition, PartitionState] = {}
         self._unrestored: set[TopicPartition] = set()
         """Assigned (and fenced) partitions whose state is restored by the next batch."""

@@ -44,6 +44,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
+import numpy as np
+
 from fraudstream_shared.events import Transaction, TransactionLabel
 from scorer.features.state import DISTINCT_KINDS, HOUR, NO_HISTORY, FeatureState, hour_ring
 
@@ -231,6 +233,19 @@ class FeatureStore:
             self._dirty.add(key)
         return True
 
+    def served_rows(self, events: Sequence[TxEvent], labels: FeatureStore) -> np.ndarray:
+        """Each event's :func:`served_row`, then its :meth:`update`, in order; one row each.
+
+        The scorer's hot path (one call per batch): ``labels`` is the shared
+        label store. :class:`~scorer.features.native.NativeFeatureStore` does
+        the same in compiled code; both give the same floats.
+        """
+        rows = []
+        for ev in events:
+            rows.append(served_row(self, labels, ev))
+            self.update(ev)
+        return np.array(rows, dtype=float).reshape(len(rows), len(FEATURE_NAMES))
+
     def score_features(self, tx: Transaction | TxEvent) -> dict[str, float]:
         """Features of ``tx`` before it, then ``tx`` is added to the state."""
         features = self.features_for(tx)
@@ -278,6 +293,10 @@ class FeatureStore:
         """Keys changed (or expired) since the previous call; the set is then cleared."""
         dirty, self._dirty = self._dirty, set()
         return dirty
+
+    def clear_dirty(self) -> None:
+        """Forget which keys changed (after a restore: that state is in the changelog)."""
+        self._dirty = set()
 
     def changelog_records(self) -> list[tuple[str, bytes | None]]:
         """``(key, record or tombstone)`` for every entity changed since the last call.

@@ -14,7 +14,8 @@ from typing import Any
 
 from fraudstream_shared.events import FraudDecision, Outcome, ProcessedTransaction, Transaction
 from scorer.engine import PRIMARY_MODEL, Engine
-from scorer.features import FEATURE_NAMES, FeatureStore, served_row
+from scorer.features import FEATURE_NAMES
+from scorer.features.native import AnyFeatureStore
 from scorer.features.store import TxEvent
 from scorer.ruleset import SEVERITY, DecidedBy, ExecutionMode, ListHit, ListKind, RuleSet
 from scorer.ruleset.evaluate import RuleMatch, RuleSetResult
@@ -117,7 +118,7 @@ def decision(engine: Engine, tx: Transaction, scores: dict[str, int], explanatio
     return ProcessedTransaction(**tx.model_dump(), fd=fd)
 
 
-def decide_batch(engine: Engine, txs: Sequence[Transaction], store: FeatureStore,
+def decide_batch(engine: Engine, txs: Sequence[Transaction], store: AnyFeatureStore,
                  started: datetime, now: datetime) -> list[ProcessedTransaction]:
     """The old ``Engine.decide_batch`` (embedded model only) with ``now`` as its clock."""
     if not txs:
@@ -125,9 +126,8 @@ def decide_batch(engine: Engine, txs: Sequence[Transaction], store: FeatureStore
     rows = []
     for tx in txs:
         event = TxEvent.of(tx)
-        features = dict(zip(FEATURE_NAMES, served_row(store, engine.labels, event),
+        features = dict(zip(FEATURE_NAMES, store.served_rows([event], engine.labels)[0].tolist(),
                             strict=True))
-        store.update(event)
         rows.append(features)
     matrix = engine.model.vectorize(rows)
     scores, contributions = engine.model.predict_batch(matrix)
