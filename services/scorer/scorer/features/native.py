@@ -127,7 +127,7 @@ class NativeFeatureStore:
 
     # -- serving ----------------------------------------------------------
 
-    def served_rows(self, events: Sequence[TxEvent], labels: AnyFeatureStore) -> np.ndarray:
+    def served_rows(self, events: Sequence[TxEvent], labels: object) -> np.ndarray:
         """As :meth:`FeatureStore.served_rows`: each event's served row, then its update."""
         if not isinstance(labels, NativeFeatureStore):
             raise TypeError("a compiled store serves merchant risk from a compiled label store")

@@ -233,13 +233,16 @@ class FeatureStore:
             self._dirty.add(key)
         return True
 
-    def served_rows(self, events: Sequence[TxEvent], labels: FeatureStore) -> np.ndarray:
+    def served_rows(self, events: Sequence[TxEvent], labels: object) -> np.ndarray:
         """Each event's :func:`served_row`, then its :meth:`update`, in order; one row each.
 
         The scorer's hot path (one call per batch): ``labels`` is the shared
-        label store. :class:`~scorer.features.native.NativeFeatureStore` does
-        the same in compiled code; both give the same floats.
+        label store, a :class:`FeatureStore` too. The compiled store
+        (:class:`~scorer.features.native.NativeFeatureStore`) does the same;
+        both give the same floats.
         """
+        if not isinstance(labels, FeatureStore):
+            raise TypeError("a Python store serves merchant risk from a Python label store")
         rows = []
         for ev in events:
             rows.append(served_row(self, labels, ev))
