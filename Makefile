@@ -104,6 +104,7 @@ test: install $(CDK_STAMP) ## Run unit, infrastructure, integration and end-to-e
 	@rm -f .local/started-by-test
 	@mkdir -p .local
 	$(UV) run --frozen pytest tests/unit --ignore=tests/unit/test_infra_aws $(PYTEST_ARGS)
+	$(if $(CARGO),cd services/scorer/native && cargo test --release --quiet)
 	$(CDK_PY) -m pytest tests/unit/test_infra_aws -p no:cacheprovider
 	$(STACK) up --if-needed-record .local/started-by-test
 	@status=0; \
@@ -138,6 +139,9 @@ lint: install ## Lint (ruff), type-check (mypy, strict on shared/) and check sch
 	$(UV) run --frozen mypy shared/fraudstream_shared services
 	$(UV) run --frozen python -m fraudstream_shared.events.schema check shared/schemas
 	$(UV) run --frozen python tools/env_example.py --check
+	@# The compiled feature store: rustfmt and clippy, where rustup installed them.
+	@if [ -n "$(CARGO)" ] && cargo clippy --version >/dev/null 2>&1; then \
+	  cd services/scorer/native && cargo fmt --check && cargo clippy --release --quiet -- -D warnings; fi
 
 .PHONY: schemas
 schemas: install ## Re-export the event contracts as JSON Schema into shared/schemas
