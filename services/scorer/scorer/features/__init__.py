@@ -1,9 +1,10 @@
 """Stateful features: per-entity windows updated in event-time order, one code path.
 
-The scorer holds a :class:`FeatureStore` per input partition and a shared label
-store; training and evaluation replay a history through the same code, split
-the same way (:class:`PartitionedStores`, :func:`replay`/:func:`compute_offline`
-with ``partitions=N``).
+The scorer holds a feature store per input partition and a shared label store;
+training and evaluation replay a history through the same code, split the same
+way (:class:`PartitionedStores`, :func:`replay`/:func:`compute_offline` with
+``partitions=N``). :class:`FeatureStore` is the reference implementation; the
+scorer runs its compiled twin when it is built (:mod:`scorer.features.native`).
 """
 
 from scorer.features.offline import PartitionedStores, compute_offline, replay

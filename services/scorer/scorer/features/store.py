@@ -1,14 +1,16 @@
 """The feature store: per-entity state updated in event-time order, and the features it yields.
 
 One code path for serving and training: the scorer keeps one store per input
-partition and one shared label store, and per transaction calls
-:func:`served_row` (the partition's :meth:`~FeatureStore.row` with merchant risk
-from the label store) then :meth:`~FeatureStore.update`, and
-:meth:`~FeatureStore.apply_label` on the label store per consumed label;
+partition and one shared label store, and per batch calls
+:meth:`~FeatureStore.served_rows`: per transaction :func:`served_row` (the
+partition's :meth:`~FeatureStore.row` with merchant risk from the label store)
+then :meth:`~FeatureStore.update`; and :meth:`~FeatureStore.apply_label` on the
+label store per consumed label;
 :func:`scorer.features.offline.replay` calls the very same functions over a
 history, each event in the partition Kafka's default partitioner gives its key
 (:mod:`scorer.features.partitioning`). A single store fed everything
-(:meth:`FeatureStore.score_features`) equals one partition.
+(:meth:`FeatureStore.score_features`) equals one partition. The scorer runs this
+store compiled (:mod:`scorer.features.native`, bit-identical); this one is the reference.
 
 Entities and their keys (the changelog records and ``snapshot``/``restore`` use them):
 ``c|<entity_id>`` customer, ``k|<card_bin>|<entity_id>`` card,
