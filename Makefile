@@ -22,7 +22,7 @@ PYTEST_ARGS ?=
 
 # The scorer's compiled feature store (services/scorer/native, Rust) is built when
 # cargo is found (on PATH or where rustup puts it); without it the scorer runs the
-# pure-Python store: the same features, about 1.5x the CPU per event.
+# pure-Python store: the same features, about twice the scorer's CPU per event.
 CARGO := $(or $(shell command -v cargo 2>/dev/null),$(wildcard $(HOME)/.cargo/bin/cargo))
 ifneq ($(CARGO),)
 export PATH := $(dir $(CARGO)):$(PATH)
