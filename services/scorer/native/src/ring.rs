@@ -153,20 +153,27 @@ impl<const W: usize> Ring<W> {
         if at_key <= self.head {
             return out;
         }
-        let n = self.buckets.len();
         for (i, window) in out.iter_mut().enumerate() {
-            let edge = self.edge(at_key, i);
-            let mut j = self.lo[i];
-            // Subtract, in the order advance() would, what leaves the window.
-            while j < n && self.buckets[j].key <= edge {
-                let b = &self.buckets[j];
-                window[0] -= b.count;
-                window[1] -= b.sum;
-                window[2] -= b.square;
-                j += 1;
-            }
+            // The same subtractions, in the same order, as advance() would make.
+            self.subtract_leaving(i, at_key, window);
         }
         out
+    }
+
+    /// Subtracts from `window` (window `i`'s totals), oldest first, the buckets that
+    /// have left it at `key`; returns the index of its first bucket still inside.
+    #[inline]
+    fn subtract_leaving(&self, i: usize, key: i64, window: &mut [f64; 3]) -> usize {
+        let edge = self.edge(key, i);
+        let mut j = self.lo[i];
+        while j < self.buckets.len() && self.buckets[j].key <= edge {
+            let b = &self.buckets[j];
+            window[0] -= b.count;
+            window[1] -= b.sum;
+            window[2] -= b.square;
+            j += 1;
+        }
+        j
     }
 
     /// Moves the head to `to_key`, dropping buckets that left every window.
@@ -177,17 +184,9 @@ impl<const W: usize> Ring<W> {
         self.head = to_key;
         let n = self.buckets.len();
         for i in 0..W {
-            let edge = self.edge(to_key, i);
-            let mut j = self.lo[i];
-            let totals = &mut self.totals[i];
-            while j < n && self.buckets[j].key <= edge {
-                let b = &self.buckets[j];
-                totals[0] -= b.count;
-                totals[1] -= b.sum;
-                totals[2] -= b.square;
-                j += 1;
-            }
-            self.lo[i] = j;
+            let mut totals = self.totals[i];
+            self.lo[i] = self.subtract_leaving(i, to_key, &mut totals);
+            self.totals[i] = totals;
         }
         // The longest window has the oldest bucket.
         let drop = self.lo[W - 1].min(n);
