@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from typing import Any
 
 from aiokafka import TopicPartition
 from opensearchpy import AsyncOpenSearch
@@ -15,6 +17,7 @@ from fraudstream_shared.exceptions import PoisonMessageError, RetryableError
 from fraudstream_shared.kafka import (
     KafkaWorker,
     Record,
+    Settlement,
     dead_letter_spec,
     input_topic,
 )
@@ -35,8 +38,9 @@ PING_TIMEOUT_S = 1.0
 INDEX_REJECTED = "index_rejected"
 
 BULK_IN_FLIGHT = 2
-"""Bulk requests out at once. OpenSearch indexes two requests concurrently (two
-write threads on the one shard), and the next one is built meanwhile."""
+"""Bulk requests out at once, across batches. OpenSearch indexes two requests
+concurrently (two write threads on the one shard), and the next one is built
+meanwhile (also the first of the next poll: batches are handed off, not waited for)."""
 
 POLL_REQUESTS = 4
 """Bulk requests' worth of records asked of one poll: under load, fewer polls
@@ -61,6 +65,8 @@ class IndexerWorker(KafkaWorker):
     settings: IndexerSettings
     client: AsyncOpenSearch
     bulk: BulkIndexer
+    _in_flight: set[asyncio.Task[list[tuple[int, str]]]]
+    """Bulk requests not yet answered, of every batch handed off."""
 
     def __init__(self, settings: IndexerSettings) -> None:
         topic = settings.decisions_topic
@@ -76,6 +82,7 @@ class IndexerWorker(KafkaWorker):
             # The poll timeout bounds how long a partial bulk waits for more.
             poll_timeout_ms=settings.indexer_bulk_max_interval_ms,
         )
+        self._in_flight = set()
 
     async def on_start(self) -> None:
         """Connect to OpenSearch (waiting while it boots), put the template, create the index."""
@@ -109,7 +116,8 @@ class IndexerWorker(KafkaWorker):
         log_event(log, logging.INFO, "indexer.partitions.resumed", committed=resume)
 
     async def on_close(self) -> None:
-        """Close the OpenSearch client."""
+        """Cancel and await requests still out (a failed loop left them), close the client."""
+        await _cancel(list(self._in_flight))
         if hasattr(self, "client"):
             await self.client.close()
 
@@ -129,13 +137,16 @@ class IndexerWorker(KafkaWorker):
             return {"opensearch": "ping failed"}
         return {"opensearch": self.bulk.last_error}
 
-    async def handle_batch(self, records: Sequence[Record]) -> None:
-        """Index the batch; return once every record is indexed or dead-lettered.
+    async def handle_batch(self, records: Sequence[Record]) -> Settlement:
+        """Send the batch's bulk requests; return its settlement, done once all are settled.
 
-        The batch is indexed in :func:`request_sizes` pieces with up to
-        :data:`BULK_IN_FLIGHT` bulk requests out at once, the next piece being
-        decoded while the previous ones are indexed. It returns (and the loop
-        commits the offsets) only after every piece is settled.
+        The batch is indexed in :func:`request_pieces` pieces with up to
+        :data:`BULK_IN_FLIGHT` bulk requests out at once (counting those of
+        earlier batches), the next piece being decoded while the previous ones
+        are indexed. This returns once every piece is sent, so the loop polls
+        and decodes the next batch while the last requests are indexed; the
+        returned task completes (and the loop then commits the offsets) only
+        when every record is indexed or its dead letter is acknowledged.
         """
         dead_letter_acks: list[asyncio.Future[object]] = []
         requests: list[tuple[list[Record], asyncio.Task[list[tuple[int, str]]]]] = []
@@ -144,15 +155,33 @@ class IndexerWorker(KafkaWorker):
                 accepted, documents = await self._documents(piece, dead_letter_acks)
                 if not documents:
                     continue
-                await _room_for_one_more([task for _, task in requests])
-                requests.append((accepted, asyncio.create_task(
-                    self.bulk.index_documents(documents))))
+                await _room_for_one_more(self._in_flight)
+                request = asyncio.create_task(self.bulk.index_documents(documents))
+                self._in_flight.add(request)
+                request.add_done_callback(self._in_flight.discard)
+                requests.append((accepted, request))
+        except BaseException:
+            await _cancel([task for _, task in requests])
+            raise
+        settlement = asyncio.create_task(self._settle(requests, dead_letter_acks))
+        # A settlement cancelled before its first step never runs its own cleanup.
+        settlement.add_done_callback(
+            functools.partial(_cancel_unfinished, [task for _, task in requests]))
+        return settlement
+
+    async def _settle(self, requests: list[tuple[list[Record],
+                                                 asyncio.Task[list[tuple[int, str]]]]],
+                      dead_letter_acks: list[asyncio.Future[object]]) -> None:
+        """Dead-letter what the requests rejected; return once every dead letter is durable."""
+        try:
             for accepted, task in requests:
                 for position, error in await task:
                     failure = PoisonMessageError(INDEX_REJECTED, error)
                     dead_letter_acks.append(await self.dead_letters.send(accepted[position],
                                                                          failure))
         except BaseException:
+            # Cancelled (the loop is failing) or a request failed: nothing of this
+            # batch is committed, so its records are read again.
             await _cancel([task for _, task in requests])
             raise
         # Offsets are committed when this returns: every dead letter must be durable.
@@ -193,14 +222,20 @@ def request_pieces(records: Sequence[Record], max_docs: int) -> list[Sequence[Re
     return list(chunked(records, min(size, max_docs)))
 
 
-async def _room_for_one_more(tasks: Sequence[asyncio.Task[object]]) -> None:
+async def _room_for_one_more(tasks: Collection[asyncio.Task[Any]]) -> None:
     """Wait until fewer than :data:`BULK_IN_FLIGHT` of ``tasks`` are running."""
     running = {task for task in tasks if not task.done()}
     while len(running) >= BULK_IN_FLIGHT:
         _, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
 
 
-async def _cancel(tasks: Sequence[asyncio.Task[object]]) -> None:
+def _cancel_unfinished(tasks: Sequence[asyncio.Task[Any]], _settlement: object) -> None:
+    """Cancel the requests of a settlement that ended without them (cancelled or failed)."""
+    for task in tasks:
+        task.cancel()
+
+
+async def _cancel(tasks: Sequence[asyncio.Task[Any]]) -> None:
     """Cancel the requests still out (the batch failed) and wait for them to end."""
     for task in tasks:
         task.cancel()

@@ -15,7 +15,7 @@ from fraudstream_shared.kafka.client import (
     create_producer,
     create_reader,
 )
-from fraudstream_shared.kafka.consumer import BatchConsumerLoop, Record, next_offsets
+from fraudstream_shared.kafka.consumer import BatchConsumerLoop, Record, Settlement, next_offsets
 from fraudstream_shared.kafka.deadletter import DeadLetterPublisher
 from fraudstream_shared.kafka.worker import KafkaWorker
 
@@ -24,6 +24,7 @@ __all__ = [
     "DeadLetterPublisher",
     "KafkaWorker",
     "Record",
+    "Settlement",
     "TopicSpec",
     "compacted_topic",
     "connection_options",

@@ -13,6 +13,16 @@ waits for the in-flight batch and the commits: the revocation callback takes
 the same lock as batch processing and then waits until every queued offset is
 committed, so a partition is never handed over between "work done" and
 "offset committed".
+
+A handler may also hand a batch off instead of finishing it: it returns a
+future (a task) that completes once the batch's output is durable, and the
+loop polls and hands over the next batch meanwhile. Offsets are committed in
+batch order, each batch's once its future and every earlier batch's have
+completed; at most :data:`MAX_UNSETTLED` batches are out at once, and a
+rebalance, a stop and :meth:`BatchConsumerLoop.commit_finished` wait for them
+all. A future that fails stops the loop with its error, like a handler that
+raises. This keeps a sink busy across batch boundaries (the indexer decodes
+the next poll while the last bulk requests of the previous one are indexed).
 """
 
 from __future__ import annotations
@@ -21,8 +31,9 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
@@ -39,7 +50,13 @@ from fraudstream_shared.metrics import (
 log = logging.getLogger(__name__)
 
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
-BatchHandler = Callable[[Sequence[Record]], Awaitable[None]]
+Settlement: TypeAlias = "asyncio.Future[Any]"
+"""Completes (its result ignored) once a handed-off batch's output is durable."""
+BatchHandler = Callable[[Sequence[Record]], Awaitable["Settlement | None"]]
+"""Handles a batch: returns ``None`` once it is done, or a :data:`Settlement`."""
+
+MAX_UNSETTLED = 2
+"""Batches handed off (the handler returned a settlement) and not yet settled."""
 
 
 def next_offsets(records: Sequence[Record]) -> dict[TopicPartition, OffsetAndMetadata]:
@@ -120,6 +137,11 @@ class BatchConsumerLoop:
         # them (one request at a time, the newest offset per partition).
         self._queued_offsets: dict[TopicPartition, OffsetAndMetadata] = {}
         self._committer: asyncio.Task[None] | None = None
+        # Handed-off batches in poll order (settlement, offsets after it), and
+        # the task moving their offsets to the commit queue as they settle.
+        self._unsettled: deque[tuple[Settlement, dict[TopicPartition, OffsetAndMetadata]]] = (
+            deque())
+        self._settler: asyncio.Task[None] | None = None
 
     def subscribe(self) -> None:
         """Subscribe with the commit-on-revoke listener (call before :meth:`run`)."""
@@ -151,8 +173,10 @@ class BatchConsumerLoop:
         try:
             await self._poll_until_stopped()
             await self.commit_finished()
+            self._raise_failed_settlement()
             self._raise_failed_commit()
         except BaseException:
+            await self._abandon_unsettled()
             self._leave_commit()
             raise
 
@@ -162,16 +186,23 @@ class BatchConsumerLoop:
                 timeout_ms=self._poll_timeout_ms, max_records=self._max_records
             )
             self.heartbeat = time.monotonic()
+            self._raise_failed_settlement()
             self._raise_failed_commit()
             records = [record for batch in batches.values() for record in batch]
             if not records:
                 continue
+            await self._room_for_a_batch()
             async with self.batch_lock:
                 started = time.perf_counter()
-                await self._handler(records)
-                if self._commit_offsets:
+                settlement = await self._handler(records)
+                if settlement is not None or self._unsettled:
+                    # Handed off (or queued behind a batch that was): committed in
+                    # order once settled.
+                    self._hand_off(records, settlement)
+                elif self._commit_offsets:
                     # Only now, with the batch's output acknowledged.
-                    self._queue_commit(records)
+                    self._queue_commit(next_offsets(records))
+                # The handler's own time (a handed-off batch's settling is not in it).
                 PROCESSING_SECONDS.labels(self.service).observe(time.perf_counter() - started)
             BATCH_SIZE.labels(self.service).observe(len(records))
             for tp, batch in batches.items():
@@ -180,11 +211,15 @@ class BatchConsumerLoop:
             self.heartbeat = time.monotonic()
 
     async def commit_finished(self) -> None:
-        """Wait until every queued offset is committed (or the commit failed).
+        """Wait until every handed-off batch settled and every queued offset is committed.
 
-        A failure is not raised here (the rebalance listener calls this, and
-        aiokafka only logs what a listener raises): the loop raises it.
+        A failure (of a settlement or a commit) is not raised here (the
+        rebalance listener calls this, and aiokafka only logs what a listener
+        raises): the loop raises it.
         """
+        settler = self._settler
+        if settler is not None and not settler.done():
+            await asyncio.wait([settler])
         committer = self._committer
         if committer is not None and not committer.done():
             await asyncio.wait([committer])
@@ -197,6 +232,56 @@ class BatchConsumerLoop:
             self._committer = None
             committer.result()
 
+    async def _room_for_a_batch(self) -> None:
+        # Bounds the batches held (records and output) while sinks catch up.
+        while len(self._unsettled) >= MAX_UNSETTLED:
+            self._raise_failed_settlement()
+            oldest = self._unsettled[0][0]
+            if oldest.done():
+                await asyncio.sleep(0)  # the settler takes it on its next turn
+            else:
+                await asyncio.wait([oldest])
+
+    def _hand_off(self, records: Sequence[Record], settlement: Settlement | None) -> None:
+        if settlement is None:
+            settlement = asyncio.get_running_loop().create_future()
+            settlement.set_result(None)
+        self._unsettled.append((settlement, next_offsets(records)))
+        if self._settler is None:
+            self._settler = asyncio.create_task(self._settle_in_order())
+
+    async def _settle_in_order(self) -> None:
+        while self._unsettled:
+            settlement, offsets = self._unsettled[0]
+            await asyncio.wait([settlement])
+            # A failure ends this task; the loop raises it (and abandons the rest).
+            if settlement.cancelled():
+                raise RuntimeError("a handed-off batch was cancelled before it settled")
+            settlement.result()
+            self._unsettled.popleft()
+            if self._commit_offsets:
+                self._queue_commit(offsets)
+        self._settler = None
+
+    def _raise_failed_settlement(self) -> None:
+        settler = self._settler
+        if settler is not None and settler.done():
+            self._settler = None
+            settler.result()
+
+    async def _abandon_unsettled(self) -> None:
+        # The loop is failing or cancelled: work handed off but not settled is
+        # cancelled (its records are re-read from the last commit) and awaited.
+        pending = [settlement for settlement, _ in self._unsettled]
+        self._unsettled.clear()
+        settler, self._settler = self._settler, None
+        if settler is not None:
+            pending.append(settler)
+        for future in pending:
+            future.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+
     def _leave_commit(self) -> None:
         # The loop is failing or cancelled: the commit in flight (of acknowledged
         # work) may still finish, but nobody will wait for it or raise its error.
@@ -204,11 +289,12 @@ class BatchConsumerLoop:
         if committer is not None:
             committer.add_done_callback(_retrieve)
 
-    def _queue_commit(self, records: Sequence[Record]) -> None:
+    def _queue_commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
         # Later batches come later in each partition: their offsets replace
-        # the queued ones.
+        # the queued ones. (A failed commit is raised here: by the loop, or by
+        # the settler, whose failure the loop then raises.)
         self._raise_failed_commit()
-        self._queued_offsets.update(next_offsets(records))
+        self._queued_offsets.update(offsets)
         if self._committer is None:
             self._committer = asyncio.create_task(self._commit_queued())
 

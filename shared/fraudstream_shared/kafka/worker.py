@@ -18,7 +18,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from fraudstream_shared.config import ServiceSettings
 from fraudstream_shared.kafka.admin import TopicSpec, ensure_topics
 from fraudstream_shared.kafka.client import create_admin, create_consumer, create_producer
-from fraudstream_shared.kafka.consumer import BatchConsumerLoop, Record
+from fraudstream_shared.kafka.consumer import BatchConsumerLoop, Record, Settlement
 from fraudstream_shared.kafka.deadletter import DeadLetterPublisher
 from fraudstream_shared.retry import retry_until
 
@@ -137,6 +137,11 @@ class KafkaWorker:
         """The loop has polled recently."""
         return not self._started or time.monotonic() - self.loop.heartbeat < LIVENESS_TIMEOUT_S
 
-    async def handle_batch(self, records: Sequence[Record]) -> None:
-        """Process a batch; return only once its results are durable."""
+    async def handle_batch(self, records: Sequence[Record]) -> Settlement | None:
+        """Process a batch: return ``None`` once its results are durable, or hand it off.
+
+        A handler that hands a batch off returns a future that completes when
+        its results are durable; the loop commits its offsets then, in order
+        (see :mod:`fraudstream_shared.kafka.consumer`).
+        """
         raise NotImplementedError
