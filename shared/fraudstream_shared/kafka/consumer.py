@@ -137,10 +137,11 @@ class BatchConsumerLoop:
         # them (one request at a time, the newest offset per partition).
         self._queued_offsets: dict[TopicPartition, OffsetAndMetadata] = {}
         self._committer: asyncio.Task[None] | None = None
-        # Handed-off batches in poll order (settlement, offsets after it), and
-        # the task moving their offsets to the commit queue as they settle.
-        self._unsettled: deque[tuple[Settlement, dict[TopicPartition, OffsetAndMetadata]]] = (
-            deque())
+        # Handed-off batches in poll order (settlement, offsets after it, when the
+        # handler started), and the task moving their offsets to the commit queue
+        # as they settle.
+        self._unsettled: deque[tuple[Settlement, dict[TopicPartition, OffsetAndMetadata],
+                                     float]] = deque()
         self._settler: asyncio.Task[None] | None = None
 
     def subscribe(self) -> None:
@@ -197,13 +198,14 @@ class BatchConsumerLoop:
                 settlement = await self._handler(records)
                 if settlement is not None or self._unsettled:
                     # Handed off (or queued behind a batch that was): committed in
-                    # order once settled.
-                    self._hand_off(records, settlement)
-                elif self._commit_offsets:
-                    # Only now, with the batch's output acknowledged.
-                    self._queue_commit(next_offsets(records))
-                # The handler's own time (a handed-off batch's settling is not in it).
-                PROCESSING_SECONDS.labels(self.service).observe(time.perf_counter() - started)
+                    # order once settled, and timed then.
+                    self._hand_off(records, settlement, started)
+                else:
+                    if self._commit_offsets:
+                        # Only now, with the batch's output acknowledged.
+                        self._queue_commit(next_offsets(records))
+                    PROCESSING_SECONDS.labels(self.service).observe(
+                        time.perf_counter() - started)
             BATCH_SIZE.labels(self.service).observe(len(records))
             for tp, batch in batches.items():
                 MESSAGES_CONSUMED.labels(self.service, tp.topic).inc(len(batch))
@@ -242,23 +244,25 @@ class BatchConsumerLoop:
             else:
                 await asyncio.wait([oldest])
 
-    def _hand_off(self, records: Sequence[Record], settlement: Settlement | None) -> None:
+    def _hand_off(self, records: Sequence[Record], settlement: Settlement | None,
+                  started: float) -> None:
         if settlement is None:
             settlement = asyncio.get_running_loop().create_future()
             settlement.set_result(None)
-        self._unsettled.append((settlement, next_offsets(records)))
+        self._unsettled.append((settlement, next_offsets(records), started))
         if self._settler is None:
             self._settler = asyncio.create_task(self._settle_in_order())
 
     async def _settle_in_order(self) -> None:
         while self._unsettled:
-            settlement, offsets = self._unsettled[0]
+            settlement, offsets, started = self._unsettled[0]
             await asyncio.wait([settlement])
             # A failure ends this task; the loop raises it (and abandons the rest).
             if settlement.cancelled():
                 raise RuntimeError("a handed-off batch was cancelled before it settled")
             settlement.result()
             self._unsettled.popleft()
+            PROCESSING_SECONDS.labels(self.service).observe(time.perf_counter() - started)
             if self._commit_offsets:
                 self._queue_commit(offsets)
         self._settler = None
@@ -272,7 +276,7 @@ class BatchConsumerLoop:
     async def _abandon_unsettled(self) -> None:
         # The loop is failing or cancelled: work handed off but not settled is
         # cancelled (its records are re-read from the last commit) and awaited.
-        pending = [settlement for settlement, _ in self._unsettled]
+        pending = [settlement for settlement, _, _ in self._unsettled]
         self._unsettled.clear()
         settler, self._settler = self._settler, None
         if settler is not None:

@@ -15,6 +15,7 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaConnectionError
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
+from prometheus_client import REGISTRY
 
 from fraudstream_shared.kafka import BatchConsumerLoop
 from fraudstream_shared.kafka.consumer import MAX_UNSETTLED, Record
@@ -249,3 +250,26 @@ async def test_a_failed_settlement_stops_the_loop_and_abandons_the_later_ones(ho
     # The later batch's work was cancelled and awaited; nothing was committed.
     assert handler.settlements[1].cancelled()
     assert consumer.committed == []
+
+
+async def test_a_handed_off_batch_is_timed_from_its_poll_to_its_settlement() -> None:
+    consumer = ScriptedConsumer([[_record(TP0, 0)]])
+    handler = HandOff(consumer)
+    loop = BatchConsumerLoop(consumer, ["t"], handler, service="unit-timed")
+
+    def observed() -> tuple[float, float]:
+        labels = {"service": "unit-timed"}
+        count = REGISTRY.get_sample_value("fraudstream_batch_processing_seconds_count", labels)
+        total = REGISTRY.get_sample_value("fraudstream_batch_processing_seconds_sum", labels)
+        return count or 0.0, total or 0.0
+
+    task = asyncio.create_task(loop.run())
+    await handler.wait_handed_off(1)
+    await asyncio.sleep(0.05)
+    assert observed() == (0.0, 0.0)  # not durable yet, so not timed yet
+    handler.settle(0)
+    loop.stop()
+    await asyncio.wait_for(task, timeout=5)
+    count, total = observed()
+    assert count == 1
+    assert total >= 0.05
