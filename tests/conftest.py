@@ -8,10 +8,13 @@ see each other's data.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import socket
+import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from urllib.parse import urlparse
 
 import pytest
@@ -28,27 +31,96 @@ def _reachable(host: str, port: int) -> bool:
         return False
 
 
+_TOKENS: set[str] = set()
+"""Every token :func:`unique_token` handed out in this session."""
+
+
+def unique_token() -> str:
+    """8 random hex digits for names of this test run (remembered for the clean-up)."""
+    token = uuid.uuid4().hex[:8]
+    _TOKENS.add(token)
+    return token
+
+
 def unique_name(prefix: str) -> str:
     """A name no other test (or earlier run) uses: ``prefix-<8 hex>``."""
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+    return f"{prefix}-{unique_token()}"
+
+
+def left_by_tests(before: set[str], now: set[str]) -> list[str]:
+    """Names that appeared during the session and hold one of its tokens.
+
+    A token is in every name derived from one (a service's ``<topic>.dlq``, its
+    ``<group>-changelog``, an indexer's template). Anything else (the pipeline's
+    own topics of a ``make run`` beside the tests, another test session's names,
+    names that existed before) is left alone.
+    """
+    return sorted(name for name in now - before if any(t in name for t in _TOKENS))
+
+
+async def _kafka_topics(bootstrap: str, delete: Callable[[set[str]], list[str]] | None = None
+                        ) -> set[str]:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        names = set(await admin.list_topics())
+        if delete is not None:
+            doomed = delete(names)
+            if doomed:
+                await admin.delete_topics(doomed)
+        return names
+    finally:
+        await admin.close()
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap() -> str:
-    """The real local Kafka's bootstrap address; fails clearly when it is down."""
+def kafka_bootstrap() -> Iterator[str]:
+    """The real local Kafka's bootstrap address; fails clearly when it is down.
+
+    Topics the session's tests and the services they started created (those
+    with a unique-name token) are deleted at the end, so a long-lived local
+    broker does not pile up thousands of partitions over many runs.
+    """
     host, _, port = KAFKA_BOOTSTRAP.split(",")[0].rpartition(":")
     if not _reachable(host, int(port)):
         pytest.fail(f"Kafka is not reachable at {KAFKA_BOOTSTRAP}: run `make infra-up` first")
-    return KAFKA_BOOTSTRAP
+    before = asyncio.run(_kafka_topics(KAFKA_BOOTSTRAP))
+    yield KAFKA_BOOTSTRAP
+    asyncio.run(_kafka_topics(KAFKA_BOOTSTRAP, lambda now: left_by_tests(before, now)))
+
+
+def _opensearch(url: str, method: str, path: str) -> object:
+    request = urllib.request.Request(url.rstrip("/") + path, method=method)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read() or b"null")
+
+
+def _indices_and_templates(url: str) -> tuple[set[str], set[str]]:
+    indices = _opensearch(url, "GET", "/_cat/indices?format=json&h=index")
+    templates = _opensearch(url, "GET", "/_index_template")
+    return ({str(i["index"]) for i in indices},  # type: ignore[attr-defined]
+            {str(t["name"]) for t in templates["index_templates"]})  # type: ignore[index]
 
 
 @pytest.fixture(scope="session")
-def opensearch_url() -> str:
-    """The real local OpenSearch's URL; fails clearly when it is down."""
+def opensearch_url() -> Iterator[str]:
+    """The real local OpenSearch's URL; fails clearly when it is down.
+
+    Indices and index templates that tests created during the session (those
+    with a unique-name token) are deleted at the end.
+    """
     parsed = urlparse(OPENSEARCH_URL)
     if not _reachable(parsed.hostname or "127.0.0.1", parsed.port or 9200):
         pytest.fail(f"OpenSearch is not reachable at {OPENSEARCH_URL}: run `make infra-up` first")
-    return OPENSEARCH_URL
+    indices, templates = _indices_and_templates(OPENSEARCH_URL)
+    yield OPENSEARCH_URL
+    indices_now, templates_now = _indices_and_templates(OPENSEARCH_URL)
+    for name in left_by_tests(indices, indices_now):
+        _opensearch(OPENSEARCH_URL, "DELETE", f"/{name}?ignore_unavailable=true")
+    for name in left_by_tests(templates, templates_now):
+        _opensearch(OPENSEARCH_URL, "DELETE", f"/_index_template/{name}")
 
 
 TopicFactory = Callable[..., Awaitable[str]]

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import pytest
 
 from archiver.layout import parse_file_name
 from archiver.report.__main__ import build
-from tests.conftest import TopicFactory
+from tests.conftest import TopicFactory, unique_token
 from tests.e2e.faults import log_events, make_decisions, produce_json
 from tests.e2e.processes import ServiceProcess
 from tests.support.polling import poll_until
@@ -53,7 +52,7 @@ def lake_ids(lake: Path) -> list[str]:
 async def test_kill_9_mid_file_twice_leaves_exactly_n_rows_and_the_report_agrees(
     kafka_bootstrap: str, topic_factory: TopicFactory, tmp_path: Path,
 ) -> None:
-    run = uuid.uuid4().hex[:8]
+    run = unique_token()
     decisions = await topic_factory("archiver-kill-decisions", partitions=PARTITIONS)
     labels = await topic_factory("archiver-kill-labels", partitions=PARTITIONS)
     payloads = make_decisions(EVENTS, blocked_every=10, marker=run)

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from fraudstream_shared.events import DeadLetter, Transaction, decode
 from fraudstream_shared.events.topics import dead_letter_topic
 from fraudstream_shared.exceptions import PoisonMessageError
-from tests.conftest import TopicFactory
+from tests.conftest import TopicFactory, unique_token
 from tests.e2e.processes import ServiceProcess
 from tests.support.factories import original_sample_transaction
 
@@ -92,7 +92,7 @@ async def test_a_scorer_decides_or_dead_letters_every_junk_value(
     valid = json.dumps(original_sample_transaction(event_id=str(uuid.uuid4()))).encode()
     values += [valid, valid]  # a duplicate event id
     values.append(b'{"event_id": "big", "pad": "' + b"x" * (5 * 1024 * 1024) + b'"}')
-    run = uuid.uuid4().hex[:8]
+    run = unique_token()
     # The scorer creates its input topic itself, with room for 5 MB values.
     source = f"faults-junk-tx-{run}"
     decisions = await topic_factory("faults-junk-decisions", partitions=3)

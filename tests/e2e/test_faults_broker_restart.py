@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from opensearchpy import AsyncOpenSearch
 
+from tests.conftest import unique_token
 from tests.e2e.faults import (
     NEVER_EXPIRE_S,
     PrivateStack,
@@ -71,7 +71,7 @@ async def test_broker_restart_mid_run_every_event_decided_exactly_once(
 ) -> None:
     stack = private_kafka
     bootstrap = stack.kafka_bootstrap
-    run = uuid.uuid4().hex[:8]
+    run = unique_token()
     source, decisions = f"restart-tx-{run}", f"restart-decisions-{run}"
     await create_topics(bootstrap, [source, decisions], PARTITIONS)
     events = simulated_transactions(EVENTS)
@@ -134,7 +134,7 @@ async def test_broker_restart_mid_run_producer_indexer_and_notifier_lose_nothing
     """
     stack = private_kafka
     bootstrap = stack.kafka_bootstrap
-    run = uuid.uuid4().hex[:8]
+    run = unique_token()
     transactions, labels = f"restart-p-tx-{run}", f"restart-p-labels-{run}"
     decisions, index = f"restart-s-decisions-{run}", f"restart-sinks-{run}"
     await create_topics(bootstrap, [decisions], PARTITIONS)

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 from opensearchpy import AsyncOpenSearch
 
-from tests.conftest import TopicFactory
+from tests.conftest import TopicFactory, unique_token
 from tests.e2e.faults import (
     PrivateStack,
     doc_count,
@@ -46,7 +45,7 @@ async def test_opensearch_outage_is_waited_out_and_nothing_is_lost(
     kafka_bootstrap: str, private_opensearch: PrivateStack,  # noqa: F811
     topic_factory: TopicFactory, tmp_path: Path,
 ) -> None:
-    run = uuid.uuid4().hex[:8]
+    run = unique_token()
     stack = private_opensearch
     decisions = await topic_factory("faults-os-decisions", partitions=3)
     index = f"faults-os-{run}"

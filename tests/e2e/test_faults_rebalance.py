@@ -11,12 +11,11 @@ offline per-partition replay (merchant risk aside).
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import TopicFactory
+from tests.conftest import TopicFactory, unique_token
 from tests.e2e.faults import (
     NEVER_EXPIRE_S,
     decided_once,
@@ -43,7 +42,7 @@ async def test_second_scorer_joins_and_leaves_mid_run_every_event_decided_once(
 ) -> None:
     source = await topic_factory("rebalance-tx", partitions=PARTITIONS)
     decisions = await topic_factory("rebalance-decisions", partitions=PARTITIONS)
-    run = uuid.uuid4().hex[:8]
+    run = unique_token()
     events = simulated_transactions(EVENTS, seed=13)
     await publish_transactions(kafka_bootstrap, source, events)
     env = {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "TRANSACTIONS_TOPIC": source,

@@ -11,7 +11,6 @@ stopped under load, publishes every label still pending before it exits.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from opensearchpy import AsyncOpenSearch
 
-from tests.conftest import TopicFactory
+from tests.conftest import TopicFactory, unique_token
 from tests.e2e.faults import (
     alert_event_ids,
     blocked_every,
@@ -63,7 +62,7 @@ async def test_scorer_sigterm_under_load_then_restart_decides_everything_once(
     events_n = EVENTS
     source = await topic_factory("sigterm-tx", partitions=PARTITIONS)
     decisions = await topic_factory("sigterm-decisions", partitions=PARTITIONS)
-    run = uuid.uuid4().hex[:8]
+    run = unique_token()
     events = simulated_transactions(events_n, seed=11)
     await publish_transactions(kafka_bootstrap, source, events)
     env = {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "TRANSACTIONS_TOPIC": source,
@@ -91,7 +90,7 @@ async def test_indexer_and_notifier_sigterm_under_load_then_restart_lose_nothing
     kafka_bootstrap: str, opensearch_url: str, topic_factory: TopicFactory, tmp_path: Path,
 ) -> None:
     events_n = EVENTS
-    run = uuid.uuid4().hex[:8]
+    run = unique_token()
     decisions = await topic_factory("sigterm-sink-decisions", partitions=PARTITIONS)
     index = f"sigterm-{run}"
     payloads = make_decisions(events_n, blocked_every=blocked_every(events_n), marker=run)
@@ -166,7 +165,7 @@ async def _end_offsets(consumer: AIOKafkaConsumer, topic: str) -> int:
 async def test_producer_sigterm_under_load_flushes_every_pending_label(
     kafka_bootstrap: str, tmp_path: Path,
 ) -> None:
-    run = uuid.uuid4().hex[:8]
+    run = unique_token()
     transactions, labels = f"sigterm-prod-tx-{run}", f"sigterm-prod-labels-{run}"
     producer = ServiceProcess("producer", {
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "TRANSACTIONS_TOPIC": transactions,

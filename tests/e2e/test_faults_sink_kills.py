@@ -11,7 +11,6 @@ logs where it resumed (the redelivery).
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 from opensearchpy import AsyncOpenSearch
 
-from tests.conftest import TopicFactory
+from tests.conftest import TopicFactory, unique_token
 from tests.e2e.faults import (
     alert_event_ids,
     blocked_every,
@@ -50,7 +49,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(run_timeout(WAIT_S, WAIT_S, W
 async def test_kill_9_indexer_and_notifier_twice_loses_and_duplicates_nothing(
     kafka_bootstrap: str, opensearch_url: str, topic_factory: TopicFactory, tmp_path: Path,
 ) -> None:
-    run = uuid.uuid4().hex[:8]
+    run = unique_token()
     decisions = await topic_factory("faults-kill-decisions", partitions=PARTITIONS)
     index = f"faults-kill-{run}"
     payloads = make_decisions(EVENTS, blocked_every=blocked_every(EVENTS), marker=run)

@@ -25,7 +25,7 @@ from opensearchpy import AsyncOpenSearch
 
 from fraudstream_shared.events import DeadLetter, ProcessedTransaction, Transaction
 from fraudstream_shared.events.topics import dead_letter_topic
-from tests.conftest import unique_name
+from tests.conftest import unique_name, unique_token
 from tests.e2e.processes import ServiceProcess
 from tests.support.factories import original_sample_transaction
 from tests.support.polling import poll_until
@@ -58,7 +58,7 @@ def pipeline(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Pipeline]:
     """Start scorer, notifier, indexer and producer on unique topics and index."""
-    run = uuid.uuid4().hex[:8]
+    run = unique_token()
     smtp_port, mail_url = mailcatcher
     logs = tmp_path_factory.mktemp("logs")
     topics = {

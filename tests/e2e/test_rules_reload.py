@@ -12,7 +12,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from fraudstream_shared.events import ProcessedTransaction
-from tests.conftest import TopicFactory, unique_name
+from tests.conftest import TopicFactory, unique_name, unique_token
 from tests.e2e.processes import REPO, ServiceProcess
 from tests.support.factories import original_sample_transaction
 from tests.support.polling import poll_until
@@ -56,7 +56,7 @@ async def test_rules_reload_without_restart_and_bad_rules_are_rejected(
     decisions = await topic_factory("reload-decisions", partitions=1)
     rules = tmp_path / "rules.yaml"
     rules.write_text(DEFAULT_RULES.read_text())
-    run = uuid.uuid4().hex[:8]
+    run = unique_token()
     scorer = ServiceProcess("scorer", {
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "TRANSACTIONS_TOPIC": source,
         "DECISIONS_TOPIC": decisions, "LABELS_TOPIC": f"reload-labels-{run}",

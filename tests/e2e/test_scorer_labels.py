@@ -10,7 +10,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from fraudstream_shared.events import TransactionLabel, encode, encode_key
-from tests.conftest import TopicFactory
+from tests.conftest import TopicFactory, unique_token
 from tests.e2e.processes import ServiceProcess
 from tests.support.polling import poll_until
 
@@ -33,7 +33,7 @@ async def test_labels_published_before_and_after_start_are_all_followed(
     decisions = await topic_factory("labels-decisions", partitions=1)
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
     await producer.start()
-    run = uuid.uuid4().hex[:8]
+    run = unique_token()
     scorer = ServiceProcess("scorer", {
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "TRANSACTIONS_TOPIC": transactions,
         "DECISIONS_TOPIC": decisions, "LABELS_TOPIC": labels_topic,

@@ -24,12 +24,11 @@ instance restored was exactly the committed state.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import TopicFactory
+from tests.conftest import TopicFactory, unique_token
 from tests.e2e.faults import (
     NEVER_EXPIRE_S,
     committed_count,
@@ -60,7 +59,7 @@ async def test_three_kills_a_clean_stop_and_a_second_scorer_every_event_decided_
 ) -> None:
     source = await topic_factory("recovery-tx", partitions=PARTITIONS)
     decisions = await topic_factory("recovery-decisions", partitions=PARTITIONS)
-    run = uuid.uuid4().hex[:8]
+    run = unique_token()
     # A small population, so customers recur and their aggregates matter.
     events = simulated_transactions(EVENTS, seed=7)
     # The last fifth is published only after the clean stop, so every fault below
