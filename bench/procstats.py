@@ -7,7 +7,10 @@ parsers are pure; :func:`sample` does the reading.
 
 from __future__ import annotations
 
+import json
 import os
+import time
+import zlib
 from dataclasses import dataclass
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -67,3 +70,36 @@ def machine_cpu_seconds() -> tuple[float, float]:
     idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
     total = sum(fields[:8])
     return (total - idle) / CLOCK_TICKS, total / CLOCK_TICKS
+
+
+PROBE_PAYLOAD = {
+    "event_id": "probe-0001", "event_time": "2026-11-26T10:00:00.123456Z",
+    "entity_id": "063-04-6760", "transaction_amt": 14.08, "transaction_currency": "usd",
+    "email_address": "someone@example.com", "ip_address": "212.24.190.161",
+    "billing_latitude": 42.167, "billing_longitude": -93.7749, "merchant_id": "m-00685",
+    "fd": {"outcome": "review", "model_scores": {"fraudstream": 770},
+           "reasons": ["ip_mean_30d=unknown (+0.73)", "cust_sum_30d=0 (-0.28)"]},
+}
+"""A decision-sized document: the probe's JSON and string work is of the services' kind."""
+
+
+def speed_probe(rounds: int = 1_000, repeats: int = 9) -> float:
+    """CPU milliseconds of a fixed pure-Python workload: the machine's speed right now.
+
+    The same work every time (JSON encode and decode of a decision-sized
+    document, CRC-32 of its bytes, dict and string handling), so a run that
+    reports a higher figure ran on a slower machine: another tenant, a lower
+    clock. The best of ``repeats`` is kept, which leaves out a repeat that was
+    descheduled. Only comparisons between runs mean anything, not the value.
+    """
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.process_time()
+        checksum = 0
+        for i in range(rounds):
+            document = dict(PROBE_PAYLOAD, event_id=f"probe-{i:04d}")
+            text = json.dumps(document, separators=(",", ":"))
+            checksum ^= zlib.crc32(text.encode())
+            checksum ^= len(json.loads(text)["fd"]["reasons"][0].upper())
+        best = min(best, time.process_time() - started)
+    return round(best * 1000, 2)

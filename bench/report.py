@@ -58,8 +58,22 @@ def machine_lines(results: dict[str, Any]) -> list[str]:
         f"- **Load average** (1, 5, 15 min): {load_b} before, {load_a} after. Anything else "
         "running on the machine counts in \"machine busy cores\", and the `kafka` and "
         "`opensearch` CPU figures include the work of any other client of those servers.",
+        *speed_lines(before, after),
         f"- **Run** `{results.get('run_id', '?')}` at commit `{results.get('git_commit', '?')}`, "
         f"{results.get('started', '?')} → {results.get('finished', '?')}.",
+    ]
+
+
+def speed_lines(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """The speed probe before and after the run, when it was taken."""
+    if "speed_probe_ms" not in before:
+        return []
+    after_ms = after.get("speed_probe_ms")
+    return [
+        f"- **Machine speed** (`bench.procstats.speed_probe`, a fixed pure-Python workload; "
+        f"CPU ms, lower is faster): {fmt_ms(before['speed_probe_ms'])} before, "
+        f"{fmt_ms(after_ms) if after_ms is not None else '?'} after. The same code's CPU per "
+        "event scales with it: compare runs by it before comparing their figures.",
     ]
 
 

@@ -48,7 +48,7 @@ from bench.common import REPO, WORK, bench_settings, read_json, topic_partitions
 from bench.floor import write_decided_pool
 from bench.observe import SearchablePoller, group_lag, searchable_samples
 from bench.payloads import iso_utc, read_pool, render, simulate_pool, templates, write_pool
-from bench.procstats import ProcSample, load_average, machine_cpu_seconds, sample
+from bench.procstats import ProcSample, load_average, machine_cpu_seconds, sample, speed_probe
 from bench.schedule import Schedule, Step
 from bench.services import Service, ServiceError
 from bench.stats import json_number, per_thousand, rate, summarize
@@ -238,7 +238,8 @@ def machine() -> dict[str, Any]:
                 memory = int(line.split()[1]) / 1024 / 1024
     return {"cores": os.cpu_count(), "cpu_model": cpu_model(), "memory_gib": round(memory, 1),
             "kernel": platform.release(), "python": platform.python_version(),
-            "load_average": [round(x, 2) for x in load_average()]}
+            "load_average": [round(x, 2) for x in load_average()],
+            "speed_probe_ms": speed_probe()}
 
 
 # --------------------------------------------------------------------------- the run

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from bench.procstats import parse_cpu_seconds, parse_memory_mib, sample
+from bench.procstats import parse_cpu_seconds, parse_memory_mib, sample, speed_probe
 
 STAT = ("4242 (python -m scorer) S 1 4242 4242 0 -1 4194560 9000 0 0 0 "
         "1250 375 0 0 20 0 3 0 100 1000000 5000 18446744073709551615")
@@ -31,3 +31,9 @@ def test_sampling_this_process() -> None:
 
 def test_a_process_that_is_gone_samples_as_none() -> None:
     assert sample(2**22 + 12345) is None
+
+
+def test_the_speed_probe_measures_cpu_milliseconds_of_its_fixed_work() -> None:
+    small = speed_probe(rounds=50, repeats=1)
+    assert small > 0
+    assert isinstance(small, float)

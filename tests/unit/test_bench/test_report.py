@@ -130,3 +130,14 @@ def test_the_scorer_changelog_bytes_per_decision_are_reported_when_measured() ->
     cap["scorer"]["changelog_bytes_per_event"] = 412.5
     text = render_markdown(results(capacity=cap))
     assert "The scorer's feature-state changelog: 412 bytes of record values per decision" in text
+
+
+def test_the_speed_probe_is_reported_before_and_after_when_taken() -> None:
+    data = results(capacity=capacity())
+    assert "Machine speed" not in render_markdown(data, "run.png")  # older results: no probe
+
+    data["machine_before"]["speed_probe_ms"] = 41.5
+    data["machine_after"] = {**data["machine_before"], "speed_probe_ms": 52.25}
+    text = render_markdown(data, "run.png")
+
+    assert "CPU ms, lower is faster): 42 before, 52 after." in text
