@@ -71,8 +71,8 @@ def speed_lines(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     after_ms = after.get("speed_probe_ms")
     return [
         f"- **Machine speed** (`bench.procstats.speed_probe`, a fixed pure-Python workload; "
-        f"CPU ms, lower is faster): {fmt_ms(before['speed_probe_ms'])} before, "
-        f"{fmt_ms(after_ms) if after_ms is not None else '?'} after. The same code's CPU per "
+        f"CPU ms, lower is faster): {before['speed_probe_ms']:.1f} before, "
+        f"{f'{after_ms:.1f}' if after_ms is not None else '?'} after. The same code's CPU per "
         "event scales with it: compare runs by it before comparing their figures.",
     ]
 

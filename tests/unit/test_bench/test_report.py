@@ -140,4 +140,4 @@ def test_the_speed_probe_is_reported_before_and_after_when_taken() -> None:
     data["machine_after"] = {**data["machine_before"], "speed_probe_ms": 52.25}
     text = render_markdown(data, "run.png")
 
-    assert "CPU ms, lower is faster): 42 before, 52 after." in text
+    assert "CPU ms, lower is faster): 41.5 before, 52.2 after." in text
