@@ -72,8 +72,9 @@ def speed_lines(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return [
         f"- **Machine speed** (`bench.procstats.speed_probe`, a fixed pure-Python workload; "
         f"CPU ms, lower is faster): {before['speed_probe_ms']:.1f} before, "
-        f"{f'{after_ms:.1f}' if after_ms is not None else '?'} after. The same code's CPU per "
-        "event scales with it: compare runs by it before comparing their figures.",
+        f"{f'{after_ms:.1f}' if after_ms is not None else '?'} after. A higher reading means "
+        "a machine slower at pure-Python work, which most of our services' CPU is: compare "
+        "runs by it before comparing their figures.",
     ]
 
 
