@@ -138,6 +138,32 @@ def test_shipped_model_margins_are_bit_identical_and_contributions_equal() -> No
     assert all(len(top) == 3 for top in explanations)
 
 
+@pytest.mark.parametrize(("params", "width", "has_pairs", "has_single_leaves"), [
+    # Stumps: every tree is one pair whose parent is the root.
+    ({"num_leaves": 2}, 6, True, False),
+    # One feature: below the root every split repeats it, so sibling leaves
+    # stay single (their masks are not one flipped bit apart).
+    ({"num_leaves": 6, "max_depth": 3}, 1, False, True),
+    ({"num_leaves": 15}, 6, True, True),
+])
+def test_sibling_leaves_share_a_table_where_their_parent_splits_on_a_new_feature(
+        params: dict[str, Any], width: int, has_pairs: bool, has_single_leaves: bool) -> None:
+    rng = np.random.default_rng(5)
+    x = _rows(rng, 1500, width)
+    y = (np.nan_to_num(x).sum(axis=1) + rng.normal(scale=0.5, size=len(x)) > 0.3).astype(int)
+    booster = lgb.train({"objective": "binary", "verbose": -1, "seed": 5,
+                         "min_data_in_leaf": 20, **params}, lgb.Dataset(x, y),
+                        num_boost_round=20)
+    rows = _rows(np.random.default_rng(9), 500, width)
+    forest = compile_forest(booster.dump_model())
+    pairs = forest.leaf_node >= 0
+    assert pairs.any() == has_pairs
+    assert (~pairs).any() == has_single_leaves
+    raw, phi = forest.explain(rows)
+    np.testing.assert_array_equal(raw, booster.predict(rows, raw_score=True))
+    np.testing.assert_allclose(phi, booster.predict(rows, pred_contrib=True), rtol=0, atol=1e-9)
+
+
 def test_single_leaf_trees_add_a_constant() -> None:
     # With more rows per leaf required than exist, no tree can split.
     booster, x = _train({"min_data_in_leaf": 5000, "min_data_in_bin": 1}, rounds=3)
