@@ -482,11 +482,35 @@ def _explain(x: Any, feature: Any, threshold: Any, missing: Any, default_left: A
                     mask = above & ~((1 - went[row]) << slot)
                     masks[row] = mask
                     raw_out[row] += value if mask == full else (right if mask == other else 0.0)
+            # Each row's entries are d numbers side by side: add them four (then two,
+            # then one) slots per pass over the rows, so each row's index is read
+            # once per pass. The slots' features differ, so the targets are distinct
+            # rows of phi, and each cell receives its terms in the same order.
             start, slots = leaf_table_start[leaf], leaf_slot_start[leaf]
-            for k in range(d):
-                target = phi[slot_feature[slots + k]]
+            for row in range(rows):
+                masks[row] = start + masks[row] * d  # now where the row's entries start
+            k = 0
+            while k + 3 < d:
+                t0, t1 = phi[slot_feature[slots + k]], phi[slot_feature[slots + k + 1]]
+                t2, t3 = phi[slot_feature[slots + k + 2]], phi[slot_feature[slots + k + 3]]
                 for row in range(rows):
-                    target[row] += table[start + masks[row] * d + k]
+                    at = masks[row] + k
+                    t0[row] += table[at]
+                    t1[row] += table[at + 1]
+                    t2[row] += table[at + 2]
+                    t3[row] += table[at + 3]
+                k += 4
+            if k + 1 < d:
+                t0, t1 = phi[slot_feature[slots + k]], phi[slot_feature[slots + k + 1]]
+                for row in range(rows):
+                    at = masks[row] + k
+                    t0[row] += table[at]
+                    t1[row] += table[at + 1]
+                k += 2
+            if k < d:
+                t0 = phi[slot_feature[slots + k]]
+                for row in range(rows):
+                    t0[row] += table[masks[row] + k]
     bias = phi_out.shape[1] - 1
     for row in range(rows):
         for column in range(bias):
