@@ -24,6 +24,7 @@ from fraudstream_shared.events import (
     Transaction,
     TransactionLabel,
     decode,
+    encode,
 )
 from fraudstream_shared.events.codec import (
     HUGE_INTEGER_DIGITS,
@@ -210,6 +211,18 @@ def mutated_payloads(draw: st.DrawFn) -> tuple[type[BaseModel], bytes]:
 def test_fast_path_decides_like_the_reference(case: tuple[type[BaseModel], bytes]) -> None:
     model, raw = case
     assert_same(model, raw)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_payloads())
+@example((ProcessedTransaction, json.dumps(decision_payload()).encode()))
+def test_encode_writes_what_model_dump_json_writes(case: tuple[type[BaseModel], bytes]) -> None:
+    model, raw = case
+    try:
+        event = decode(model, raw)
+    except PoisonMessageError:
+        return
+    assert encode(event) == event.model_dump_json(exclude_none=True).encode("utf-8")
 
 
 NUMBER_PATHS: list[tuple[Any, ...]] = [
