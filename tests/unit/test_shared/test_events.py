@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fraudstream_shared.events import (
     FraudDecision,
@@ -16,6 +19,7 @@ from fraudstream_shared.events import (
     decode,
     encode,
 )
+from fraudstream_shared.events.transaction import parse_utc
 from fraudstream_shared.exceptions import PoisonMessageError
 from tests.support.factories import original_sample_transaction
 
@@ -49,6 +53,48 @@ def test_timestamps_with_and_without_zone_or_microseconds(
 ) -> None:
     tx = decode(Transaction, _bytes(original_sample_transaction(event_time=event_time)))
     assert tx.event_time == expected
+
+
+def _reference_parse_utc(value: Any) -> Any:
+    """What ``parse_utc`` did before its fast path: strip, ``Z`` → ``+00:00``, parse."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise ValueError(f"not an ISO 8601 timestamp: {value[:40]!r}") from exc
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+    return value
+
+
+_ZONES = st.sampled_from(["", "Z", "z", "+00:00", "-00:00", "+02:00", "-05:30", "+0100", " "])
+_TIMESTAMPS = st.one_of(
+    st.builds(lambda when, fraction, zone, pad: f"{pad}{when.isoformat(sep=fraction[0])}"
+              f"{fraction[1:]}{zone}{pad}",
+              st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)),
+              st.sampled_from(["T", " ", "T.5", "T.123", "T.1234567"]), _ZONES,
+              st.sampled_from(["", " ", "\t"])),
+    st.text(max_size=40),
+    st.datetimes(timezones=st.sampled_from([None, UTC, timezone(timedelta(hours=-3))])),
+    st.integers(), st.none())
+
+
+def _outcome(parse: Any, value: Any) -> tuple[Any, ...]:
+    try:
+        got = parse(value)
+    except ValueError as exc:
+        return ("refused", str(exc))
+    return ("parsed", got, type(got), getattr(got, "tzinfo", None))
+
+
+@given(_TIMESTAMPS)
+def test_parse_utc_is_the_reference_parsing(value: Any) -> None:
+    assert _outcome(parse_utc, value) == _outcome(_reference_parse_utc, value)
 
 
 @pytest.mark.parametrize(
