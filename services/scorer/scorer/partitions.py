@@ -139,15 +139,20 @@ async def restore_partition(
     await reader.start()
     try:
         tp = TopicPartition(topic, partition)
-        reader.assign([tp])
-        await reader.seek_to_beginning(tp)
+        # The end first, while nothing is assigned. Once the partition is assigned
+        # the reader's fetcher long-polls it, and a broker answers a connection's
+        # requests in order: asked then, the end waited behind that fetch, up to
+        # fetch.max.wait.ms (500 ms) for an empty partition, partition after partition.
         end = (await reader.end_offsets([tp]))[tp]
         total = 0
         idle_polls = 0
         # The newest record of each key, loaded once all are read: an entity's
         # head and history records may arrive in different polls.
         latest: dict[str, bytes | None] = {}
-        while await reader.position(tp) < end and idle_polls < 5:
+        if end > 0:  # an empty changelog has nothing to read
+            reader.assign([tp])
+            await reader.seek_to_beginning(tp)
+        while end > 0 and await reader.position(tp) < end and idle_polls < 5:
             batches = await reader.getmany(tp, timeout_ms=500, max_records=5000)
             records = batches.get(tp, [])
             # Only transaction markers may remain before ``end``; a few empty

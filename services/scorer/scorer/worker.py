@@ -167,9 +167,13 @@ class ScorerWorker(KafkaWorker):
             # restored again (a rebalance loop under load).
             self._unrestored.update(new)
 
-    async def _restore_pending(self, partitions: set[TopicPartition]) -> None:
-        """Restore the state of those ``partitions`` that are assigned but not restored yet."""
-        pending = partitions & self._unrestored
+    async def _restore_pending(self) -> None:
+        """Restore the state of every partition that is assigned but not restored yet.
+
+        All at once, whichever partitions the batch at hand holds: restored one
+        batch at a time, each partition's restore stalled every partition behind it.
+        """
+        pending = set(self._unrestored)
         if not pending:
             return
         await asyncio.gather(*(self._restore(tp) for tp in pending))
@@ -238,7 +242,7 @@ class ScorerWorker(KafkaWorker):
                 record)
         # Under the batch lock, with heartbeats running: the fetcher may hold
         # records of a partition fetched before its state and position are restored.
-        await self._restore_pending(set(by_partition))
+        await self._restore_pending()
         work = {}
         for tp, batch in by_partition.items():
             if tp not in self.partitions:
