@@ -109,25 +109,15 @@ class ViewPlan:
         still there (maybe empty), so each needed name reads what it reads in the
         full view.
         """
-        tops: set[str] | None = None  # first segments: flat features are reached by them
-        bare: set[str] = set()  # names read whole (a bare ``customer`` reads the whole view)
-        sub: set[tuple[str, str]] = set()  # (view, key) read by ``view.key[.more]``
-        if needed is not None:
-            split = [name.split(".") for name in needed]
-            tops = {parts[0] for parts in split}
-            bare = {parts[0] for parts in split if len(parts) == 1}
-            sub = {(parts[0], parts[1]) for parts in split if len(parts) > 1}
         flat: list[str] = []
         flat_at: list[int] = []
         keys: dict[str, list[str]] = {view: [] for view in ENTITY_VIEWS.values()}
         at: dict[str, list[int]] = {view: [] for view in ENTITY_VIEWS.values()}
-        for i, name in enumerate(names):
-            view, key = view_key(name)
+        for i, view, key in _placed(names, needed):
             if view is None:
-                if tops is None or key in tops:
-                    flat.append(key)
-                    flat_at.append(i)
-            elif tops is None or view in bare or (view, key) in sub:
+                flat.append(key)
+                flat_at.append(i)
+            else:
                 keys[view].append(key)
                 at[view].append(i)
         return cls(tuple(flat), _picker(flat_at),
@@ -161,6 +151,41 @@ class ViewPlan:
                                     strict=True)) if keys else {}
         fields["model"] = dict(scores)
         return fields
+
+
+def _placed(names: Sequence[str], needed: Collection[str] | None
+            ) -> list[tuple[int, str | None, str]]:
+    """``(position, entity view or None, key)`` of the features of ``names`` that ``needed`` reach.
+
+    Every feature when ``needed`` is ``None``; see :meth:`ViewPlan.of`.
+    """
+    tops: set[str] | None = None  # first segments: flat features are reached by them
+    bare: set[str] = set()  # names read whole (a bare ``customer`` reads the whole view)
+    sub: set[tuple[str, str]] = set()  # (view, key) read by ``view.key[.more]``
+    if needed is not None:
+        split = [name.split(".") for name in needed]
+        tops = {parts[0] for parts in split}
+        bare = {parts[0] for parts in split if len(parts) == 1}
+        sub = {(parts[0], parts[1]) for parts in split if len(parts) > 1}
+    placed: list[tuple[int, str | None, str]] = []
+    for i, name in enumerate(names):
+        view, key = view_key(name)
+        if view is None:
+            if tops is None or key in tops:
+                placed.append((i, None, key))
+        elif tops is None or view in bare or (view, key) in sub:
+            placed.append((i, view, key))
+    return placed
+
+
+def needed_columns(names: Sequence[str], needed: Collection[str]) -> list[int]:
+    """The positions in ``names`` of the features that the variables ``needed`` can reach.
+
+    A row of only these columns, read by :func:`record_variable` of their names,
+    gives every name in ``needed`` what the full row gives it (the features
+    :meth:`ViewPlan.of` places for ``needed``, in ``names`` order).
+    """
+    return [i for i, _, _ in _placed(names, needed)]
 
 
 _PLANS: dict[tuple[str, ...], ViewPlan] = {}
@@ -381,7 +406,7 @@ class Engine:
         """``native`` or ``python``: the feature store every partition (and the labels) get."""
         self.labels = self.new_store()
         self._plan: tuple[RuleSet, ViewPlan] | None = None
-        self._bound: tuple[RuleSet, BoundRuleSet] | None = None
+        self._bound: tuple[RuleSet, list[int], BoundRuleSet] | None = None
 
     @classmethod
     def from_settings(cls, settings: Any) -> Engine:
@@ -430,17 +455,24 @@ class Engine:
         if not txs:
             return ScoredBatch([])
         # The partition's transaction state, merchant risk from every label.
-        matrix: Any = store.served_rows([TxEvent.of(tx) for tx in txs], self.labels)
-        rows: list[list[float]] = matrix.tolist()
+        served: Any = store.served_rows([TxEvent.of(tx) for tx in txs], self.labels)
+        matrix = served
+        # The rows as Python floats, made only where something reads them whole:
+        # 83 objects an event cost more than the rules that read three of them.
+        rows: list[list[float]] | None = None
         named: list[dict[str, float]] | None = None
         if self.model.feature_names != FEATURE_NAMES:
+            rows = served.tolist()
             named = _named(rows)
             matrix = self.model.vectorize(named)
         scores, contributions = self.model.predict_batch(matrix)
         remote: list[BackendResult | None]
         all_scores: list[dict[str, int]]
         if self.remote is not None:
-            remote = await self._remote(txs, named if named is not None else _named(rows))
+            if named is None:
+                rows = served.tolist()
+                named = _named(rows)
+            remote = await self._remote(txs, named)
             all_scores = [{PRIMARY_MODEL: s, **(r.model_scores if r else {})}
                           for s, r in zip(scores, remote, strict=True)]
         else:
@@ -451,19 +483,24 @@ class Engine:
         now = self.clock()
         verdicts: list[Verdict]
         if plain:
-            # The rules read the fields, the row and the scores where they are (the
-            # records are dropped as soon as they are read).
-            verdicts = self._bound_rules(rule_set).verdicts(
-                [(tx.__dict__, row, s) for tx, row, s in zip(txs, rows, all_scores, strict=True)],
+            # The rules read the fields, the columns they can reach and the scores
+            # where they are (the records are dropped as soon as they are read).
+            columns, bound = self._bound_rules(rule_set)
+            verdicts = bound.verdicts(
+                [(tx.__dict__, row, s) for tx, row, s in zip(
+                    txs, served[:, columns].tolist(), all_scores, strict=True)],
                 now)
         else:
             # Subclasses' fields are their dump (nested models and all): real views.
+            if rows is None:
+                rows = served.tolist()
             views = served_views(self._view_plan(rule_set), txs, rows, all_scores)
             verdicts = [(r.outcome, dict(r.rule_results), r.reasons)
                         for r in evaluate_batch(rule_set, views, now)]
         decided = self.clock()
-        emitted = ([without_nan(row) for row in rows] if self.emit_features
-                   else [None] * len(rows))
+        emitted: list[list[float | None] | None] = [None] * len(txs)
+        if self.emit_features:
+            emitted = [without_nan(row) for row in (served.tolist() if rows is None else rows)]
         if (plain and self.remote is None
                 and _valid_batch(scores, contributions, verdicts, emitted, decided)
                 and type(self.model.version) is str and type(rule_set.version) is str):
@@ -477,13 +514,19 @@ class Engine:
         ]
         return ScoredBatch(decisions)
 
-    def _bound_rules(self, rule_set: RuleSet) -> BoundRuleSet:
-        """``rule_set`` compiled against the engine's records (redone when the rules reload)."""
+    def _bound_rules(self, rule_set: RuleSet) -> tuple[list[int], BoundRuleSet]:
+        """The store's columns ``rule_set`` can read, and the set compiled against records of them.
+
+        Redone when the rules reload. A record's row holds those columns only
+        (see :func:`needed_columns`).
+        """
         cached = self._bound
         if cached is None or cached[0] is not rule_set:
-            variable = record_variable(FEATURE_NAMES, tuple(Transaction.model_fields))
-            cached = self._bound = (rule_set, BoundRuleSet(rule_set, variable))
-        return cached[1]
+            columns = needed_columns(FEATURE_NAMES, rule_set.variables)
+            variable = record_variable([FEATURE_NAMES[i] for i in columns],
+                                       tuple(Transaction.model_fields))
+            cached = self._bound = (rule_set, columns, BoundRuleSet(rule_set, variable))
+        return cached[1], cached[2]
 
     def _assembled(self, txs: Sequence[Transaction], all_scores: Sequence[dict[str, int]],
                    contributions: Sequence[list[Contribution]], verdicts: Sequence[Verdict],

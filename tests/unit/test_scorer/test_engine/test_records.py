@@ -27,6 +27,7 @@ from scorer.engine import (
     _fmt,
     _valid_batch,
     event_fields,
+    needed_columns,
     record_variable,
 )
 from scorer.features import FEATURE_NAMES
@@ -101,6 +102,32 @@ def test_record_readers_follow_any_feature_list(data: st.DataObject, features: l
     record = (ONE_TX.__dict__, row, scores)
     for name in [*names, "nested.deep", "model.nested.deep", "customer", "model"]:
         assert _same(variable(name)(record, EPOCH), variable_getter(name)(view, EPOCH)), name
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.data(), features=_FEATURES, needed=st.sets(_NAMES, min_size=1, max_size=8))
+def test_records_of_the_needed_columns_read_as_the_full_records(
+        data: st.DataObject, features: list[str], needed: set[str]) -> None:
+    row = data.draw(st.lists(_VALUES, min_size=len(features), max_size=len(features)))
+    scores = {PRIMARY_MODEL: 7, "nested": {"deep": 1}}
+    columns = needed_columns(features, needed)
+    assert columns == sorted(set(columns))  # in the row's order, once each
+    full = record_variable(features, FIELDS)
+    narrow = record_variable([features[i] for i in columns], FIELDS)
+    full_record = (ONE_TX.__dict__, row, scores)
+    narrow_record = (ONE_TX.__dict__, [row[i] for i in columns], scores)
+    for name in needed:
+        assert _same(narrow(name)(narrow_record, EPOCH), full(name)(full_record, EPOCH)), name
+
+
+def test_the_shipped_rules_read_few_of_the_store_columns() -> None:
+    rules = RuleSetLoader(DEFAULT_RULES).current
+    columns = needed_columns(FEATURE_NAMES, rules.variables)
+    assert [FEATURE_NAMES[i] for i in columns] == [
+        name for name in FEATURE_NAMES
+        if name in {"cust_amt_ratio_30d", "cust_cnt_1h", "cust_distinct_ip_24h"}]
+    assert needed_columns(FEATURE_NAMES, {"customer"}) == [
+        i for i, name in enumerate(FEATURE_NAMES) if name.startswith("cust_")]
 
 
 class RicherTransaction(Transaction):
