@@ -46,6 +46,32 @@ def parse_memory_mib(status_text: str) -> tuple[float, float]:
     return values["VmRSS"], values["VmHWM"]
 
 
+def parse_start_seconds(stat_line: str, ticks: int = CLOCK_TICKS) -> float:
+    """When the process started, in seconds after boot, from a ``/proc/<pid>/stat`` line.
+
+    ``starttime`` is the 20th field after the command name's closing parenthesis.
+    """
+    rest = stat_line[stat_line.rindex(")") + 2:].split()
+    return int(rest[19]) / ticks
+
+
+def server_state(pid: int) -> dict[str, float] | None:
+    """How long a server has been up and the CPU it has used: ``{"up_s", "cpu_s"}``.
+
+    ``None`` if the process is gone. A JVM spends its first minutes of real load
+    compiling its hot paths, so a run on freshly started servers pays for that.
+    """
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            line = f.read()
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        return {"up_s": round(uptime - parse_start_seconds(line), 1),
+                "cpu_s": round(parse_cpu_seconds(line), 1)}
+    except (FileNotFoundError, ProcessLookupError, ValueError, IndexError):
+        return None
+
+
 def sample(pid: int) -> ProcSample | None:
     """The process's CPU and memory now, or ``None`` if it is gone."""
     try:

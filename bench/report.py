@@ -59,6 +59,7 @@ def machine_lines(results: dict[str, Any]) -> list[str]:
         "running on the machine counts in \"machine busy cores\", and the `kafka` and "
         "`opensearch` CPU figures include the work of any other client of those servers.",
         *speed_lines(before, after),
+        *server_lines(results.get("servers_before") or {}),
         f"- **Run** `{results.get('run_id', '?')}` at commit `{results.get('git_commit', '?')}`, "
         f"{results.get('started', '?')} → {results.get('finished', '?')}.",
     ]
@@ -75,6 +76,20 @@ def speed_lines(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
         f"{f'{after_ms:.1f}' if after_ms is not None else '?'} after. A higher reading means "
         "a machine slower at pure-Python work, which most of our services' CPU is: compare "
         "runs by it before comparing their figures.",
+    ]
+
+
+def server_lines(servers: dict[str, Any]) -> list[str]:
+    """How long Kafka and OpenSearch had been up at the start, when that was recorded."""
+    known = [(name, state) for name, state in servers.items() if state]
+    if not known:
+        return []
+    parts = [f"{name} up {state['up_s'] / 60:.0f} min ({state['cpu_s'] / 60:.1f} CPU-min used)"
+             for name, state in known]
+    return [
+        f"- **Servers at the start**: {', '.join(parts)}. A JVM's first minutes of real load "
+        "go to compiling its hot paths: on servers started shortly before the run (or idle "
+        "since), their CPU per event is higher and the machine fills at lower rates.",
     ]
 
 

@@ -48,7 +48,14 @@ from bench.common import REPO, WORK, bench_settings, read_json, topic_partitions
 from bench.floor import write_decided_pool
 from bench.observe import SearchablePoller, group_lag, searchable_samples
 from bench.payloads import iso_utc, read_pool, render, simulate_pool, templates, write_pool
-from bench.procstats import ProcSample, load_average, machine_cpu_seconds, sample, speed_probe
+from bench.procstats import (
+    ProcSample,
+    load_average,
+    machine_cpu_seconds,
+    sample,
+    server_state,
+    speed_probe,
+)
 from bench.schedule import Schedule, Step
 from bench.services import Service, ServiceError
 from bench.stats import json_number, per_thousand, rate, summarize
@@ -338,6 +345,9 @@ class Bench:
         self.kafka_pid = find_server_pid("kafka.Kafka", str(REPO / ".local" / "kafka"))
         self.opensearch_pid = find_server_pid("LocalOpenSearch",
                                               str(REPO / ".local" / "opensearch"))
+        self.results["servers_before"] = {
+            name: server_state(pid) if pid else None
+            for name, pid in (("kafka", self.kafka_pid), ("opensearch", self.opensearch_pid))}
         try:
             if "pipeline" in self.opts.phases:
                 await self.pipeline_phase()

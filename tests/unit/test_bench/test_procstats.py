@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import os
 
-from bench.procstats import parse_cpu_seconds, parse_memory_mib, sample, speed_probe
+from bench.procstats import (
+    parse_cpu_seconds,
+    parse_memory_mib,
+    parse_start_seconds,
+    sample,
+    server_state,
+    speed_probe,
+)
 
 STAT = ("4242 (python -m scorer) S 1 4242 4242 0 -1 4194560 9000 0 0 0 "
         "1250 375 0 0 20 0 3 0 100 1000000 5000 18446744073709551615")
@@ -12,6 +19,21 @@ STAT = ("4242 (python -m scorer) S 1 4242 4242 0 -1 4194560 9000 0 0 0 "
 
 def test_cpu_seconds_are_utime_plus_stime_even_with_spaces_in_the_name() -> None:
     assert parse_cpu_seconds(STAT, ticks=100) == 16.25
+
+
+def test_start_time_is_the_twentieth_field_after_the_name() -> None:
+    assert parse_start_seconds(STAT, ticks=100) == 1.0
+
+
+def test_this_process_has_been_up_for_no_longer_than_the_machine() -> None:
+    state = server_state(os.getpid())
+
+    assert state is not None
+    with open("/proc/uptime") as f:
+        uptime = float(f.read().split()[0])
+    assert 0 <= state["up_s"] <= uptime
+    assert state["cpu_s"] >= 0
+    assert server_state(2**22 + 12345) is None
 
 
 def test_memory_in_mib() -> None:

@@ -141,3 +141,14 @@ def test_the_speed_probe_is_reported_before_and_after_when_taken() -> None:
     text = render_markdown(data, "run.png")
 
     assert "CPU ms, lower is faster): 41.5 before, 52.2 after." in text
+
+
+def test_how_long_the_servers_had_been_up_is_reported_when_recorded() -> None:
+    data = results(capacity=capacity())
+    assert "Servers at the start" not in render_markdown(data, "run.png")  # older results
+
+    data["servers_before"] = {"kafka": {"up_s": 1620.0, "cpu_s": 579.0}, "opensearch": None}
+    text = render_markdown(data, "run.png")
+
+    assert "**Servers at the start**: kafka up 27 min (9.7 CPU-min used)." in text
+    assert "opensearch up" not in text  # its process was not found
