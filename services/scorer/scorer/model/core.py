@@ -73,8 +73,13 @@ class Model:
         metadata = json.loads((folder / "metadata.json").read_text())
         booster = lgb.Booster(model_str=(folder / "model.txt").read_text())
         model = cls(booster, metadata)
-        # Compile the explainer now (about 2–3 s), not in the first batch a scorer serves.
-        model.explain(np.zeros((1, len(model.feature_names))))
+        # Compile the explainer now (about 2–3 s), not in the first batch a scorer serves;
+        # numba compiles (or loads from its cache) a separate kernel for read-only
+        # matrices, which the compiled feature store's rows are (views of its bytes).
+        warm = np.zeros((1, len(model.feature_names)))
+        model.explain(warm)
+        warm.setflags(write=False)
+        model.explain(warm)
         return model
 
     @functools.cached_property

@@ -332,3 +332,18 @@ def test_feature_cache_is_keyed_by_the_partition_count(tiny_history: tuple[Path,
     assert not hit  # another split is another replay
     assert len(list(tmp_path.glob("features-*.npy"))) == 2
     assert not np.array_equal(first, split, equal_nan=True)
+
+
+def test_a_loaded_model_has_its_explainer_compiled_for_the_stores_read_only_rows() -> None:
+    from scorer.model import treeshap
+
+    model = Model.load()
+    assert model.forest is not None  # the shipped model uses the compiled explainer
+    compiled = len(treeshap._explain.signatures)
+    # The compiled feature store's rows are a read-only view of its bytes.
+    rows = np.frombuffer(np.full(2 * len(model.feature_names), np.nan).tobytes(),
+                         dtype="<f8").reshape(2, len(model.feature_names))
+    assert not rows.flags.writeable
+    model.predict_batch(rows)
+    model.predict_batch(np.zeros((2, len(model.feature_names))))
+    assert len(treeshap._explain.signatures) == compiled  # nothing compiled in a batch
