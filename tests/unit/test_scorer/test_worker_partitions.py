@@ -1,7 +1,8 @@
-"""The scorer warns when its input topic is not split the way its model was trained for."""
+"""The scorer's partitions: a warning when the input topic is not split as in training; restores."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -34,3 +35,30 @@ def test_another_partition_count_is_a_warning_naming_both(
     assert fields["model_partitions"] == model.partitions
     assert fields["model_version"] == model.version
     assert f"PARTITIONS={other}" in str(fields["hint"])
+
+
+async def test_the_first_batch_restores_every_assigned_partition_at_once() -> None:
+    """Not only the batch's: restored one batch at a time, each restore stalled the rest."""
+    from aiokafka import TopicPartition
+
+    from scorer.settings import ScorerSettings
+    from scorer.worker import ScorerWorker
+
+    worker = ScorerWorker(ScorerSettings())
+    pending = {TopicPartition("transactions", p) for p in range(3)}
+    worker._unrestored = set(pending)
+    running: list[int] = []
+    overlapped: list[int] = []
+
+    async def restore(tp: TopicPartition) -> None:
+        running.append(tp.partition)
+        await asyncio.sleep(0)  # the others start before this one ends
+        overlapped.append(len(running))
+
+    worker._restore = restore
+    await worker._restore_pending()
+    assert sorted(running) == [0, 1, 2]
+    assert overlapped == [3, 3, 3]  # all three were under way together
+    assert worker._unrestored == set()
+    await worker._restore_pending()  # nothing left: nothing restored again
+    assert len(running) == 3
