@@ -18,6 +18,8 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from fraudstream_shared.events import (
     Contribution,
     FraudDecision,
@@ -381,6 +383,20 @@ def _ms(later: datetime, earlier: datetime) -> int:
     return round((later - earlier).total_seconds() * 1000)
 
 
+@dataclass(frozen=True)
+class _Featured:
+    """One partition batch's features: as served, as the model's matrix, and as Python rows.
+
+    ``rows`` and ``named`` are made only when the model's feature order differs
+    from the store's (otherwise they are ``None`` until something needs them).
+    """
+
+    served: Any
+    matrix: Any
+    rows: list[list[float]] | None
+    named: list[dict[str, float]] | None
+
+
 class Engine:
     """Holds the model, the hot-reloaded rules and the label store."""
 
@@ -451,21 +467,54 @@ class Engine:
         ``txs`` are validated transactions (as :func:`~fraudstream_shared.events.decode`
         returns them): their values are copied into the decisions as they are.
         """
+        return (await self.decide_batches([(txs, store)], started))[0]
+
+    async def decide_batches(self, batches: Sequence[tuple[Sequence[Transaction],
+                                                           AnyFeatureStore]],
+                             started: datetime) -> list[ScoredBatch]:
+        """Decide several partitions' batches at once: what :meth:`decide_batch` returns for each.
+
+        Each batch is one partition's transactions in arrival order with that
+        partition's store. The model scores and explains the rows of every
+        batch in one call: its kernel makes a pass over every tree per call,
+        about 0.3 ms whatever the number of rows, which one call per partition
+        would pay six times over for six partitions' small batches.
+        """
         self.rules.maybe_reload(time.monotonic())
-        if not txs:
-            return ScoredBatch([])
+        featured = [self._features(txs, store) if txs else None for txs, store in batches]
+        matrices = [f.matrix for f in featured if f is not None]
+        if not matrices:
+            return [ScoredBatch([]) for _ in batches]
+        scores, contributions = self.model.predict_batch(
+            matrices[0] if len(matrices) == 1 else np.concatenate(matrices))
+        out, at = [], 0
+        for (txs, _), f in zip(batches, featured, strict=True):
+            if f is None:
+                out.append(ScoredBatch([]))
+                continue
+            end = at + len(txs)
+            out.append(await self._decided(txs, f, scores[at:end], contributions[at:end],
+                                           started))
+            at = end
+        return out
+
+    def _features(self, txs: Sequence[Transaction], store: AnyFeatureStore) -> _Featured:
+        """Each event's features (then its update of ``store``) and the model's matrix of them."""
         # The partition's transaction state, merchant risk from every label.
         served: Any = store.served_rows([TxEvent.of(tx) for tx in txs], self.labels)
-        matrix = served
         # The rows as Python floats, made only where something reads them whole:
         # 83 objects an event cost more than the rules that read three of them.
-        rows: list[list[float]] | None = None
-        named: list[dict[str, float]] | None = None
         if self.model.feature_names != FEATURE_NAMES:
             rows = served.tolist()
             named = _named(rows)
-            matrix = self.model.vectorize(named)
-        scores, contributions = self.model.predict_batch(matrix)
+            return _Featured(served, self.model.vectorize(named), rows, named)
+        return _Featured(served, served, None, None)
+
+    async def _decided(self, txs: Sequence[Transaction], featured: _Featured,
+                       scores: list[int], contributions: list[list[Contribution]],
+                       started: datetime) -> ScoredBatch:
+        """The decisions of one partition's ``txs`` from their features and model results."""
+        served, rows, named = featured.served, featured.rows, featured.named
         remote: list[BackendResult | None]
         all_scores: list[dict[str, int]]
         if self.remote is not None:

@@ -14,14 +14,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError, ProducerFenced
 
-from fraudstream_shared.events import TransactionLabel, decode, encode, encode_key
+from fraudstream_shared.events import Transaction, TransactionLabel, decode, encode, encode_key
 from fraudstream_shared.exceptions import PoisonMessageError
 from fraudstream_shared.kafka import (
     KafkaWorker,
@@ -89,6 +89,9 @@ async def topic_partitions(admin: AIOKafkaAdminClient, topic: str) -> set[int]:
             return {int(p["partition"]) for p in described[0]["partitions"]}
         log_event(log, logging.INFO, "scorer.labels.topic_missing", topic=topic)
         await asyncio.sleep(LABEL_TOPIC_POLL_S)
+
+Scored = tuple[ScoredBatch, list[tuple[Record, PoisonMessageError]]]
+"""One partition batch's decisions and its dead letters (each record with its error)."""
 
 class ScorerWorker(KafkaWorker):
     """Scores each batch of ``transactions`` and publishes ``processed_transactions``."""
@@ -251,9 +254,12 @@ class ScorerWorker(KafkaWorker):
             fresh = self.partitions[tp].fresh(batch)
             if fresh:
                 work[tp] = fresh
+        # Every partition's batch is decided in one engine call (one model call),
+        # then each partition's results are made durable on their own.
+        scored = await self._score(work)
         step = (self._transaction if self.scorer_settings.scorer_exactly_once
                 else self._at_least_once)
-        await asyncio.gather(*(step(tp, batch) for tp, batch in work.items()))
+        await asyncio.gather(*(step(tp, batch, *scored[tp]) for tp, batch in work.items()))
 
     def _state(self, tp: TopicPartition) -> PartitionState:
         state = self.partitions.get(tp)
@@ -263,19 +269,28 @@ class ScorerWorker(KafkaWorker):
             raise RuntimeError(f"no state for {tp.topic}:{tp.partition}")
         return state
 
-    async def _score(self, tp: TopicPartition, records: Sequence[Record]
-                     ) -> tuple[ScoredBatch, list[tuple[Record, PoisonMessageError]]]:
-        state = self._state(tp)
+    async def _score(self, work: Mapping[TopicPartition, Sequence[Record]]
+                     ) -> dict[TopicPartition, Scored]:
+        """Decode each partition's records and decide the valid ones, all partitions at once."""
         started = datetime.now(UTC)
-        valid, poison = [], []
-        for record in records:
-            try:
-                valid.append(decode(self.engine.transaction_model, record.value))
-            except PoisonMessageError as error:
-                poison.append((record, error))
-        scored = await self.engine.decide_batch(valid, state.store, started)
-        self._maybe_expire(state)
-        return scored, poison
+        states, valid, poison = [], [], []
+        for tp, records in work.items():
+            states.append(self._state(tp))
+            ok: list[Transaction] = []
+            bad: list[tuple[Record, PoisonMessageError]] = []
+            for record in records:
+                try:
+                    ok.append(decode(self.engine.transaction_model, record.value))
+                except PoisonMessageError as error:
+                    bad.append((record, error))
+            valid.append(ok)
+            poison.append(bad)
+        decided = await self.engine.decide_batches(
+            [(txs, state.store) for txs, state in zip(valid, states, strict=True)], started)
+        for state in states:
+            self._maybe_expire(state)
+        return {tp: (batch, bad)
+                for tp, batch, bad in zip(work, decided, poison, strict=True)}
 
     def _maybe_expire(self, state: PartitionState) -> None:
         expired = expire_idle(state, time.monotonic(), EXPIRY_EVERY_S)
@@ -311,9 +326,10 @@ class ScorerWorker(KafkaWorker):
                 CHANGELOG_RECORDS.labels(self.service, kind).inc(count)
         CHANGELOG_BYTES.labels(self.service).inc(tally.value_bytes)
 
-    async def _transaction(self, tp: TopicPartition, records: Sequence[Record]) -> None:
+    async def _transaction(self, tp: TopicPartition, records: Sequence[Record],
+                           scored: ScoredBatch,
+                           poison: list[tuple[Record, PoisonMessageError]]) -> None:
         producer = self.txn_producers.get(tp)
-        scored, poison = await self._score(tp, records)
         try:
             async with producer.transaction():
                 futures = await self._send_all(producer, tp, scored, poison, changelog=True)
@@ -345,8 +361,9 @@ class ScorerWorker(KafkaWorker):
         await self.txn_producers.acquire([tp])
         await self._restore(tp)
 
-    async def _at_least_once(self, tp: TopicPartition, records: Sequence[Record]) -> None:
-        scored, poison = await self._score(tp, records)
+    async def _at_least_once(self, tp: TopicPartition, records: Sequence[Record],
+                             scored: ScoredBatch,
+                             poison: list[tuple[Record, PoisonMessageError]]) -> None:
         futures = await self._send_all(self.producer, tp, scored, poison, changelog=True)
         await asyncio.gather(*futures)
         self._state(tp).next_offset = records[-1].offset + 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -266,3 +267,53 @@ def test_the_store_rows_hold_only_floats_and_views_have_no_clashing_keys() -> No
     assert all(len(set(keys)) == len(keys) for _, keys, _ in plan.views)
     assert not set(plan.flat) & ({"model", *(view for view, _, _ in plan.views)}
                                  | set(Transaction.model_fields))
+
+
+@pytest.mark.parametrize("emit_features", [False, True])
+@pytest.mark.parametrize("rules", ["default", "wide_all"])
+def test_partitions_decided_together_are_decided_as_each_alone(
+        tmp_path: Path, model: Model, stream: tuple[list[Transaction], list[TransactionLabel]],
+        rules: str, emit_features: bool) -> None:
+    txs, labels = stream
+    partitions = 4
+    by_partition: list[list[Transaction]] = [[] for _ in range(partitions)]
+    for tx in txs[:1500]:
+        by_partition[zlib.crc32(tx.entity_id.encode()) % partitions].append(tx)
+
+    def engine() -> Engine:
+        return Engine(model, RuleSetLoader(rules_file(tmp_path, rules)), lateness_s=3600,
+                      ttl_s=35 * 86400, emit_features=emit_features, clock=lambda: NOW)
+
+    together, alone = engine(), engine()
+    together_stores = [together.new_store() for _ in range(partitions)]
+    alone_stores = [alone.new_store() for _ in range(partitions)]
+    for label in labels[:200]:
+        together.remember_label(label)
+        alone.remember_label(label)
+    rng = random.Random(5)
+    taken = [0] * partitions
+    decided = 0
+    while any(taken[p] < len(by_partition[p]) for p in range(partitions)):
+        # Uneven batches, an empty one now and then, as polls hand them out.
+        sizes = [rng.choice([0, 1, 7, 40, 130]) for _ in range(partitions)]
+        batches = [by_partition[p][taken[p]:taken[p] + sizes[p]] for p in range(partitions)]
+        taken = [t + s for t, s in zip(taken, sizes, strict=True)]
+        started = NOW - timedelta(milliseconds=decided)
+        results = asyncio.run(together.decide_batches(
+            list(zip(batches, together_stores, strict=True)), started))
+        assert len(results) == partitions
+        for batch, store, result in zip(batches, alone_stores, results, strict=True):
+            expected = asyncio.run(alone.decide_batch(batch, store, started)).decisions
+            assert len(result.decisions) == len(expected) == len(batch)
+            for a, b in zip(result.decisions, expected, strict=True):
+                assert_same(a, b)
+            decided += len(batch)
+    assert decided == 1500
+
+
+def test_no_batches_or_only_empty_ones_decide_nothing(model: Model) -> None:
+    engine = Engine(model, RuleSetLoader(DEFAULT_RULES), lateness_s=3600, ttl_s=86400)
+    assert asyncio.run(engine.decide_batches([], NOW)) == []
+    results = asyncio.run(engine.decide_batches(
+        [([], engine.new_store()), ([], engine.new_store())], NOW))
+    assert [r.decisions for r in results] == [[], []]
