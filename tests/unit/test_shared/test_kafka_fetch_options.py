@@ -1,4 +1,4 @@
-"""Consumers fetch as their service's settings say: at once by default, fuller for sinks."""
+"""Consumers fetch as their service's settings say: at once by default, fuller for the rest."""
 
 from __future__ import annotations
 
@@ -21,9 +21,13 @@ async def test_the_consumer_takes_its_fetch_sizes_from_the_settings() -> None:
         await consumer.stop()
 
 
-def test_latency_bound_services_fetch_at_once_and_sinks_wait_for_fuller_fetches() -> None:
+def test_the_scorer_waits_briefly_and_sinks_wait_for_fuller_fetches() -> None:
+    # The common default answers at once; the scorer's latency allows 20 ms
+    # of waiting for a fuller batch (cheaper polls), no more.
+    common = ServiceSettings(service_name="demo", _env_file=None)  # type: ignore[call-arg]
+    assert (common.kafka_fetch_min_bytes, common.kafka_fetch_max_wait_ms) == (1, 500)
     scorer = ScorerSettings(_env_file=None)  # type: ignore[call-arg]
-    assert (scorer.kafka_fetch_min_bytes, scorer.kafka_fetch_max_wait_ms) == (1, 500)
+    assert (scorer.kafka_fetch_min_bytes, scorer.kafka_fetch_max_wait_ms) == (256 * 1024, 20)
     for sink in (IndexerSettings, NotifierSettings, ArchiverSettings):
         settings = sink(_env_file=None)  # type: ignore[call-arg]
         assert settings.kafka_fetch_min_bytes >= 128 * 1024
