@@ -90,8 +90,10 @@ async def topic_partitions(admin: AIOKafkaAdminClient, topic: str) -> set[int]:
         log_event(log, logging.INFO, "scorer.labels.topic_missing", topic=topic)
         await asyncio.sleep(LABEL_TOPIC_POLL_S)
 
+
 Scored = tuple[ScoredBatch, list[tuple[Record, PoisonMessageError]]]
 """One partition batch's decisions and its dead letters (each record with its error)."""
+
 
 class ScorerWorker(KafkaWorker):
     """Scores each batch of ``transactions`` and publishes ``processed_transactions``."""
