@@ -26,6 +26,17 @@ def floats(text: str) -> tuple[float, ...]:
     return values
 
 
+def at_least_one(text: str) -> int:
+    """A whole number of 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more: {text}")
+    return value
+
+
 def phases(text: str) -> tuple[str, ...]:
     """``"pipeline,micro"`` → the phases, checked."""
     chosen = tuple(part for part in text.replace(" ", "").split(",") if part)
@@ -54,6 +65,9 @@ def parser() -> argparse.ArgumentParser:
                           "10 minutes; 0 = none)")
     run.add_argument("--sustain-rate", type=float, default=defaults.sustain_rate)
     run.add_argument("--capacity-events", type=int, default=defaults.capacity_events)
+    run.add_argument("--capacity-repeats", type=at_least_one, default=defaults.capacity_repeats,
+                     help="scorer drains of the backlog; the report takes the median "
+                          "(default: %(default)s)")
     run.add_argument("--perf-records", type=int, default=defaults.perf_records)
     run.add_argument("--e2e-messages", type=int, default=defaults.e2e_messages)
     run.add_argument("--drain-timeout", type=float, default=defaults.drain_timeout_s)
@@ -96,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         null_step_seconds=args.null_step_seconds, floor_rates=args.floor_rates,
         sustain_seconds=args.sustain_seconds,
         sustain_rate=args.sustain_rate, capacity_events=args.capacity_events,
+        capacity_repeats=args.capacity_repeats,
         perf_records=args.perf_records, e2e_messages=args.e2e_messages,
         drain_timeout_s=args.drain_timeout, saturation_lag_s=args.saturation_lag,
         profile_seconds=args.profile_seconds, phases=args.phases, keep=args.keep,

@@ -282,12 +282,17 @@ def capacity_lines(results: dict[str, Any]) -> list[str]:
     lines = ["## Capacity: draining a backlog", "",
              f"{fmt_num(cap.get('events'))} transactions were written while no scorer ran, "
              "then a scorer (exactly-once) was started and timed from ready to its last "
-             "decision; then the null scorer on the same backlog (our Kafka plumbing "
+             "decision (repeated from the start of the backlog by new groups, with empty "
+             "state, when more than one drain is listed below the table); then the null "
+             "scorer on the same backlog (our Kafka plumbing "
              "alone: consume, produce unchanged, per-partition transactions); then an "
              "indexer on the decisions (ready → last bulk acknowledged); then the raw "
              "bulk loader on the same documents.", ""]
     rows = []
-    for key, label in (("scorer", "scorer (exactly-once)"),
+    drains = (cap.get("scorer") or {}).get("drains") or []
+    scorer_label = ("scorer (exactly-once)" if len(drains) < 2
+                    else f"scorer (exactly-once), the median of {len(drains)} drains")
+    for key, label in (("scorer", scorer_label),
                        ("nullscorer", "null scorer (exactly-once), the same backlog passed "
                                       "through unscored")):
         s = cap.get(key) or {}
@@ -318,9 +323,21 @@ def capacity_lines(results: dict[str, Any]) -> list[str]:
                     "peak RSS MiB"], rows)
     if raw.get("error"):
         lines += ["", f"Raw bulk loader failed: `{str(raw['error'])[:300]}`"]
+    lines += drain_lines(drains)
     lines += search_cost_lines(i, raw)
     lines += changelog_cost_lines(cap.get("scorer") or {})
     return [*lines, ""]
+
+
+def drain_lines(drains: list[dict[str, Any]]) -> list[str]:
+    """Each scorer drain's figures, in the order they ran (the table shows the median)."""
+    if len(drains) < 2:
+        return []
+    each = "; ".join(f"{fmt_num(d.get('events_per_cpu_second'))} events/CPU-s "
+                     f"({fmt_num(d.get('events_per_s'))}/s)" for d in drains)
+    return ["", f"The scorer's {len(drains)} drains, in the order they ran: {each}. One "
+            "drain lasts seconds, and this machine's speed swings between them: the "
+            "spread says how far to trust one figure."]
 
 
 def changelog_cost_lines(scorer: dict[str, Any]) -> list[str]:

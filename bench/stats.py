@@ -98,3 +98,22 @@ def rate(count: int, seconds: float) -> float:
 def per_thousand(cpu_seconds: float, events: int) -> float:
     """CPU seconds per 1,000 events (``nan`` when no event was processed)."""
     return cpu_seconds * 1000 / events if events > 0 else math.nan
+
+
+def median_drain(drains: Sequence[dict[str, Any]], key: str = "events_per_cpu_second"
+                 ) -> dict[str, Any]:
+    """The drain whose ``key`` is the median of ``drains``, with every drain's figures.
+
+    One drain of a few seconds swings by tens of per cent with the machine, so the
+    capacity phase repeats it and reports the middle one (the lower of the two
+    middle ones for an even count: never the flattering side). The result is that
+    drain's own record plus ``drains``: each drain's ``key``, rate, CPU and seconds
+    in the order they ran. Drains without a ``key`` value sort first.
+    """
+    if not drains:
+        raise ValueError("no drains to choose from")
+    ranked = sorted(drains, key=lambda d: -math.inf if d.get(key) is None else float(d[key]))
+    middle = ranked[(len(ranked) - 1) // 2]
+    return {**middle, "drains": [
+        {name: d.get(name) for name in (key, "events_per_s", "cpu_seconds", "seconds")}
+        for d in drains]}

@@ -169,6 +169,11 @@ def scorer_verdict(results: dict[str, Any]) -> dict[str, Any]:
     capacity = (results.get("capacity") or {}).get("scorer") or {}
     measured = capacity.get("events_per_cpu_second")
     note = "draining a preloaded backlog, exactly-once on: events / CPU seconds of the scorer"
+    per_drain = [d.get("events_per_cpu_second") for d in capacity.get("drains") or []]
+    per_drain = [float(v) for v in per_drain if v is not None]
+    if len(per_drain) > 1:
+        note += (f"; the median of {len(per_drain)} drains, which ranged "
+                 f"{min(per_drain):,.0f}–{max(per_drain):,.0f}")
     if measured is None:
         step = best_sustained(pipeline_run(results, True))
         cpu = (step or {}).get("cpu_s_per_1k", {}).get("scorer")

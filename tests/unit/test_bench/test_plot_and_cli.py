@@ -57,6 +57,15 @@ def test_run_defaults_follow_the_options() -> None:
     assert args.floor_rates == (1000.0, 2500.0, 5000.0, 7500.0)
     assert parser().parse_args(["run", "--floor-rates", "2500"]).floor_rates == (2500.0,)
     assert args.step_seconds == 30
+    assert args.capacity_repeats == 3
+    assert parser().parse_args(["run", "--capacity-repeats", "5"]).capacity_repeats == 5
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "two", "1.5"])
+def test_the_scorer_drains_at_least_once(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        parser().parse_args(["run", "--capacity-repeats", bad])
+    assert "expected a whole number of 1 or more" in capsys.readouterr().err
 
 
 def test_the_floor_run_is_drawn_after_the_others() -> None:

@@ -152,3 +152,23 @@ def test_how_long_the_servers_had_been_up_is_reported_when_recorded() -> None:
 
     assert "**Servers at the start**: kafka up 27 min (9.7 CPU-min used)." in text
     assert "opensearch up" not in text  # its process was not found
+
+
+def test_repeated_scorer_drains_show_the_median_in_the_table_and_each_drain_below() -> None:
+    cap = capacity(scorer_per_cpu=13_500)
+    cap["scorer"]["drains"] = [
+        {"events_per_cpu_second": 16_000, "events_per_s": 14_000, "cpu_seconds": 3.75,
+         "seconds": 4.3},
+        {"events_per_cpu_second": 12_000, "events_per_s": 11_000, "cpu_seconds": 5.0,
+         "seconds": 5.5},
+        {"events_per_cpu_second": 13_500, "events_per_s": 750, "cpu_seconds": 4.44,
+         "seconds": 40.0}]
+
+    text = render_markdown(results(capacity=cap))
+
+    assert "| scorer (exactly-once), the median of 3 drains | 30,000 |" in text
+    assert ("The scorer's 3 drains, in the order they ran: 16,000 events/CPU-s (14,000/s); "
+            "12,000 events/CPU-s (11,000/s); 13,500 events/CPU-s (750/s).") in text
+    single = render_markdown(results(capacity=capacity()))
+    assert "| scorer (exactly-once) | 30,000 |" in single
+    assert "drains, in the order they ran" not in single

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from bench.stats import (
     from_json_number,
     json_number,
+    median_drain,
     per_thousand,
     percentile,
     rate,
@@ -83,3 +84,44 @@ def test_rates_and_cost_per_thousand() -> None:
     assert rate(5, 0) == 0
     assert per_thousand(3.0, 1500) == 2.0
     assert math.isnan(per_thousand(1.0, 0))
+
+
+def drain(per_cpu: float | None, per_s: float = 10_000.0) -> dict[str, float | None]:
+    """One drain's record, as ``Bench.drain_scorer`` returns it (the fields that matter)."""
+    return {"decided": 60_000, "seconds": 6.0, "events_per_s": per_s,
+            "cpu_seconds": 60_000 / per_cpu if per_cpu else None,
+            "events_per_cpu_second": per_cpu, "peak_rss_mib": 400.0}
+
+
+def test_the_median_drain_is_reported_whole_with_every_drain_in_running_order() -> None:
+    drains = [drain(16_000, 14_000), drain(12_000, 11_000), drain(13_500, 12_500)]
+
+    chosen = median_drain(drains)
+
+    assert chosen["events_per_cpu_second"] == 13_500
+    assert chosen["events_per_s"] == 12_500
+    assert chosen["peak_rss_mib"] == 400.0
+    assert [d["events_per_cpu_second"] for d in chosen["drains"]] == [16_000, 12_000, 13_500]
+    assert set(chosen["drains"][0]) == {"events_per_cpu_second", "events_per_s",
+                                        "cpu_seconds", "seconds"}
+
+
+def test_an_even_count_takes_the_lower_middle_and_a_drain_without_cpu_sorts_first() -> None:
+    assert median_drain([drain(9_000), drain(15_000)])["events_per_cpu_second"] == 9_000
+    assert median_drain([drain(15_000), drain(None), drain(11_000)])[
+        "events_per_cpu_second"] == 11_000
+    assert median_drain([drain(12_345)])["drains"][0]["events_per_cpu_second"] == 12_345
+    with pytest.raises(ValueError, match="no drains"):
+        median_drain([])
+
+
+@given(st.lists(st.floats(min_value=1, max_value=1e6), min_size=1, max_size=9))
+def test_the_median_drain_has_as_many_drains_below_as_above_or_one_more_above(
+        values: list[float]) -> None:
+    chosen = median_drain([drain(v) for v in values])["events_per_cpu_second"]
+
+    below = sum(v < chosen for v in values)
+    above = sum(v > chosen for v in values)
+    assert chosen in values
+    assert below <= (len(values) - 1) // 2
+    assert above <= len(values) // 2

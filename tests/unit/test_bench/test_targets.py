@@ -133,3 +133,15 @@ def test_the_plumbing_alone_is_set_against_the_scorers_budget() -> None:
     assert scorer["note"].endswith(
         "passed the backlog through at 25,000 events/CPU-s (40 µs an event of the 67 "
         "the target allows)")
+
+
+def test_the_scorer_verdict_says_it_is_a_median_and_how_far_the_drains_spread() -> None:
+    cap = capacity(scorer_per_cpu=14_000.0)
+    cap["scorer"]["drains"] = [{"events_per_cpu_second": v} for v in (16_100.0, 11_900.0,
+                                                                     14_000.0)]
+
+    scorer = by_id(evaluate(results(capacity=cap)))["scorer_per_core"]
+
+    assert scorer["measured"] == 14_000.0
+    assert scorer["met"] is False
+    assert "the median of 3 drains, which ranged 11,900–16,100" in scorer["note"]
