@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import OPENSEARCH_URL
+from tests.e2e.faults import log_events
 from tests.e2e.processes import ServiceProcess
 
 pytestmark = pytest.mark.e2e
@@ -59,3 +60,25 @@ def test_health_readiness_metrics_and_sigterm(name: str, service_factory) -> Non
     assert code == 0, service.log_tail()
     assert seconds < 30
     assert f'"{name}.stopped"' in service.log_tail(200)
+
+
+def test_an_idle_scorer_is_ready_only_with_every_partitions_state_restored(
+        service_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """No transaction is sent: the restore must not wait for a first batch."""
+    suffix = tmp_path.name[-12:].replace("_", "-")
+    scorer = service_factory(
+        "scorer", TRANSACTIONS_TOPIC=f"idle-tx-{suffix}", DECISIONS_TOPIC=f"idle-dec-{suffix}",
+        LABELS_TOPIC=f"idle-labels-{suffix}", KAFKA_CONSUMER_GROUP=f"idle-scorer-{suffix}")
+    scorer.wait_ready()
+
+    ready = scorer.get("/readyz").json()
+    assert ready["checks"]["state"] == "ok"
+    assigned = {int(tp.rsplit(":", 1)[1])
+                for event in log_events(scorer.log_path, "scorer.partitions.assigned")
+                for tp in event["partitions"]}
+    restored = {event["partition"]
+                for event in log_events(scorer.log_path, "scorer.state.restored")}
+    assert assigned, scorer.log_tail()
+    assert restored == assigned
+    code, _ = scorer.terminate(timeout=30)
+    assert code == 0, scorer.log_tail()

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer, TopicPartition
@@ -52,6 +52,19 @@ log = logging.getLogger(__name__)
 
 EXPIRY_EVERY_S = 60.0
 """How often (wall clock) each partition's store drops idle entities."""
+
+
+def state_problem(assigned: Iterable[TopicPartition],
+                  restored: Iterable[TopicPartition]) -> str | None:
+    """Readiness of the feature state: ``None``, or the assigned partitions not restored yet.
+
+    Judged against the consumer's assignment itself, which aiokafka updates
+    before the rebalance callback that queues the restores has run.
+    """
+    waiting = sorted(tp.partition for tp in set(assigned) - set(restored))
+    if not waiting:
+        return None
+    return f"restoring the feature state of partitions {', '.join(map(str, waiting))}"
 
 
 def warn_partition_mismatch(topic: str, topic_partitions: int, model: Model) -> bool:
@@ -120,7 +133,8 @@ class ScorerWorker(KafkaWorker):
         log_event(log, logging.INFO, "scorer.features.store", kind=self.engine.store_kind)
         self.partitions: dict[TopicPartition, PartitionState] = {}
         self._unrestored: set[TopicPartition] = set()
-        """Assigned (and fenced) partitions whose state is restored by the next batch."""
+        """Assigned (and fenced) partitions whose state is not restored yet."""
+        self._restore_task: asyncio.Task[None] | None = None
         self.txn_producers = PartitionProducers(
             settings, app_id=settings.consumer_group,
             transaction_timeout_ms=settings.scorer_transaction_timeout_ms,
@@ -138,20 +152,26 @@ class ScorerWorker(KafkaWorker):
         self._labels_task = asyncio.create_task(self._follow_labels(), name="scorer-labels")
 
     async def on_close(self) -> None:
-        """Stop following labels and release the transactional producers."""
-        if self._labels_task is not None:
-            self._labels_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._labels_task
+        """Stop following labels and restoring, and release the transactional producers."""
+        for task in (self._labels_task, self._restore_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         await self.txn_producers.close()
         await self.engine.close()
 
     async def extra_readiness(self) -> dict[str, str | None]:
-        """The model and rules are loaded; the label follower is alive."""
+        """The model and rules are loaded; the label follower is alive; the state is restored.
+
+        A partition's decisions read its feature state, so a scorer is not ready
+        until the state of every partition it was assigned has been read back.
+        """
         checks = {"backend": await self.engine.problem()}
         task = self._labels_task
         checks["labels"] = (None if task is not None and not task.done()
                             else "the labels follower is not running")
+        checks["state"] = state_problem(self.loop.assigned, self.partitions)
         return checks
 
     # -- partition ownership ---------------------------------------------
@@ -166,11 +186,33 @@ class ScorerWorker(KafkaWorker):
                 # Fence any previous owner first, so what we restore and where we
                 # resume is exactly what was committed.
                 await self.txn_producers.acquire(new)
-            # The state is restored by the next batch, not here: aiokafka sends no
-            # heartbeats while this callback runs, so a restore longer than the
-            # session timeout (10 s) got the member expelled, and every rejoin
-            # restored again (a rebalance loop under load).
+            # The state is restored after this callback, not in it: aiokafka sends
+            # no heartbeats while it runs, so a restore longer than the session
+            # timeout (10 s) got the member expelled, and every rejoin restored
+            # again (a rebalance loop under load).
             self._unrestored.update(new)
+        # Now rather than by the first batch, so that an idle partition's state is
+        # read too and readiness can wait for it. The task takes the batch lock
+        # once this callback has let go of it; a batch that gets there first
+        # restores the same partitions itself and leaves the task nothing to do.
+        if self._restore_task is None or self._restore_task.done():
+            self._restore_task = asyncio.create_task(self._restore_assigned(),
+                                                     name="scorer-restore")
+
+    async def _restore_assigned(self) -> None:
+        """Restore every pending partition under the batch lock, outside any batch.
+
+        A failure leaves the partitions pending: the next batch restores them
+        (and applies the service's error policy if that fails too), and readiness
+        says which are missing meanwhile.
+        """
+        try:
+            async with self.loop.batch_lock:
+                await self._restore_pending()
+        except Exception as exc:  # the next batch retries, under the usual policy
+            log_event(log, logging.WARNING, "scorer.state.restore_deferred",
+                      partitions=sorted(tp.partition for tp in self._unrestored),
+                      error=f"{type(exc).__name__}: {exc}")
 
     async def _restore_pending(self) -> None:
         """Restore the state of every partition that is assigned but not restored yet.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import pytest
 
@@ -62,3 +63,94 @@ async def test_the_first_batch_restores_every_assigned_partition_at_once() -> No
     assert worker._unrestored == set()
     await worker._restore_pending()  # nothing left: nothing restored again
     assert len(running) == 3
+
+
+def test_the_state_is_ready_when_every_assigned_partition_is_restored() -> None:
+    from aiokafka import TopicPartition
+
+    from scorer.worker import state_problem
+
+    tps = [TopicPartition("transactions", p) for p in range(4)]
+    assert state_problem(tps, tps) is None
+    assert state_problem([], []) is None
+    assert state_problem(tps, tps[1:3]) == "restoring the feature state of partitions 0, 3"
+    # Restored but no longer assigned (revoked meanwhile) is no reason to wait.
+    assert state_problem(tps[:1], tps) is None
+
+
+def idle_worker() -> Any:
+    """A scorer worker with its batch loop but no Kafka client.
+
+    Exactly-once off (no fencing) and no partition-count check (it asks the consumer).
+    """
+    from fraudstream_shared.kafka.consumer import BatchConsumerLoop
+    from scorer.settings import ScorerSettings
+    from scorer.worker import ScorerWorker
+
+    worker = ScorerWorker(ScorerSettings(scorer_exactly_once=False))
+    worker.loop = BatchConsumerLoop(None, [], worker.handle_batch, service=worker.service)
+    worker._check_partition_count = lambda: None
+    return worker
+
+
+async def test_assignment_restores_every_new_partition_without_waiting_for_a_batch() -> None:
+    """An idle partition is restored too: no record has to arrive first."""
+    from aiokafka import TopicPartition
+
+    worker = idle_worker()
+    restored: list[int] = []
+
+    async def restore(tp: TopicPartition) -> None:
+        assert worker.loop.batch_lock.locked()  # never beside a batch
+        restored.append(tp.partition)
+        worker.partitions[tp] = object()
+
+    worker._restore = restore
+    tps = [TopicPartition("transactions", p) for p in range(3)]
+    await worker._on_assigned(tps)
+    assert restored == []  # not inside the rebalance callback
+    await worker._restore_task
+    assert sorted(restored) == [0, 1, 2]
+    assert worker._unrestored == set()
+    await worker._on_assigned(tps)  # the same partitions again: nothing restored twice
+    await worker._restore_task
+    assert sorted(restored) == [0, 1, 2]
+
+
+async def test_a_failed_restore_leaves_the_partitions_to_the_next_batch(
+        caplog: pytest.LogCaptureFixture) -> None:
+    from aiokafka import TopicPartition
+    from aiokafka.errors import KafkaConnectionError
+
+    worker = idle_worker()
+
+    async def restore(tp: TopicPartition) -> None:
+        raise KafkaConnectionError("broker away")
+
+    worker._restore = restore
+    tps = {TopicPartition("transactions", p) for p in (1, 2)}
+    with caplog.at_level(logging.WARNING, logger="scorer.worker"):
+        await worker._on_assigned(sorted(tps))
+        await worker._restore_task
+    assert worker._unrestored == tps
+    [record] = [r for r in caplog.records if r.getMessage() == "scorer.state.restore_deferred"]
+    assert getattr(record, "fields", {})["partitions"] == [1, 2]
+    assert "KafkaConnectionError" in getattr(record, "fields", {})["error"]
+
+
+async def test_closing_cancels_and_awaits_a_restore_under_way() -> None:
+    from aiokafka import TopicPartition
+
+    worker = idle_worker()
+    started = asyncio.Event()
+
+    async def restore(tp: TopicPartition) -> None:
+        started.set()
+        await asyncio.sleep(3600)
+
+    worker._restore = restore
+    await worker._on_assigned([TopicPartition("transactions", 0)])
+    await started.wait()
+    await worker.on_close()
+    assert worker._restore_task is not None
+    assert worker._restore_task.cancelled()
