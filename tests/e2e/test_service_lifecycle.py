@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import OPENSEARCH_URL
+from tests.conftest import OPENSEARCH_URL, unique_token
 from tests.e2e.faults import log_events
 from tests.e2e.processes import ServiceProcess
 
@@ -63,9 +63,9 @@ def test_health_readiness_metrics_and_sigterm(name: str, service_factory) -> Non
 
 
 def test_an_idle_scorer_is_ready_only_with_every_partitions_state_restored(
-        service_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+        service_factory) -> None:  # type: ignore[no-untyped-def]
     """No transaction is sent: the restore must not wait for a first batch."""
-    suffix = tmp_path.name[-12:].replace("_", "-")
+    suffix = unique_token()  # in every name, so the session's clean-up finds them
     scorer = service_factory(
         "scorer", TRANSACTIONS_TOPIC=f"idle-tx-{suffix}", DECISIONS_TOPIC=f"idle-dec-{suffix}",
         LABELS_TOPIC=f"idle-labels-{suffix}", KAFKA_CONSUMER_GROUP=f"idle-scorer-{suffix}")

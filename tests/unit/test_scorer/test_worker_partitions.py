@@ -154,3 +154,30 @@ async def test_closing_cancels_and_awaits_a_restore_under_way() -> None:
     await worker.on_close()
     assert worker._restore_task is not None
     assert worker._restore_task.cancelled()
+
+
+class Assignment:
+    """What the batch loop asks of its consumer for readiness: the current assignment."""
+
+    def __init__(self, tps: list[Any]) -> None:
+        self.tps = tps
+
+    def assignment(self) -> set[Any]:
+        return set(self.tps)
+
+
+async def test_readiness_names_the_assigned_partitions_whose_state_is_not_back() -> None:
+    from aiokafka import TopicPartition
+
+    worker = idle_worker()
+    tps = [TopicPartition("transactions", p) for p in range(3)]
+    worker.loop.consumer = Assignment(tps)  # assigned, the callback not run yet
+
+    assert (await worker.extra_readiness())["state"] == (
+        "restoring the feature state of partitions 0, 1, 2")
+    worker.partitions[tps[1]] = object()
+    assert (await worker.extra_readiness())["state"] == (
+        "restoring the feature state of partitions 0, 2")
+    for tp in tps:
+        worker.partitions[tp] = object()
+    assert (await worker.extra_readiness())["state"] is None
