@@ -144,6 +144,11 @@ def start_mailcatcher(directory: Path) -> tuple[subprocess.Popen[bytes], int, st
     return proc, smtp_port, url
 
 
+NOTIFIER_CONCURRENCY = 4
+"""Alerts in flight at once in the sink fault tests (the default); a crash
+duplicates at most this many."""
+
+
 def sink_environments(*, bootstrap: str, opensearch_url: str, decisions: str, partitions: int,
                       run: str, index: str, sent_topic: str, smtp_port: int
                       ) -> tuple[dict[str, str], dict[str, str]]:
@@ -159,7 +164,8 @@ def sink_environments(*, bootstrap: str, opensearch_url: str, decisions: str, pa
                "INDEXER_BULK_MAX_DOCS": "50", "INDEXER_BULK_MAX_INTERVAL_MS": "100"}
     notifier = {**common, "KAFKA_CONSUMER_GROUP": f"notifier-{run}",
                 "NOTIFIER_SENT_TOPIC": sent_topic, "SMTP_HOST": "127.0.0.1",
-                "SMTP_PORT": str(smtp_port), "NOTIFIER_MAX_BATCH": "20"}
+                "SMTP_PORT": str(smtp_port), "NOTIFIER_MAX_BATCH": "20",
+                "NOTIFIER_CONCURRENCY": str(NOTIFIER_CONCURRENCY)}
     return indexer, notifier
 
 

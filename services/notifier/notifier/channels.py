@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any, Protocol
@@ -92,8 +93,17 @@ def smtp_error_is_permanent(exc: BaseException) -> bool:
     return isinstance(exc, aiosmtplib.SMTPNotSupported)
 
 
+@dataclass
+class _Session:
+    """One open SMTP session and how it has been used."""
+
+    client: aiosmtplib.SMTP
+    sent: int = 0
+    last_used: float = 0.0
+
+
 class SmtpChannel:
-    """Sends alerts over one SMTP session, reused while it is healthy.
+    """Sends alerts over a small pool of SMTP sessions, each reused while it is healthy.
 
     Opening a session costs a TCP connect and EHLO and, against a real relay,
     STARTTLS and AUTH: several round trips and a TLS handshake per alert when
@@ -101,8 +111,13 @@ class SmtpChannel:
     ``SMTP_MAX_MESSAGES_PER_CONNECTION`` alerts while it is used at least every
     ``SMTP_IDLE_CLOSE_S`` (relays drop idle sessions, and cap messages per
     session). Any error closes it, so the delivery policy's retry opens a fresh
-    one and a half-dead session is never used twice. One alert at a time goes
-    over the session (the worker sends them in order anyway).
+    one and a half-dead session is never used twice.
+
+    An SMTP session carries one message at a time, so concurrent alerts (up to
+    ``NOTIFIER_CONCURRENCY``) each take a session of their own: the pool opens
+    sessions as they are needed, up to that many, and hands out the one used
+    last first, so that light traffic keeps a single session warm and the
+    others go idle and are closed.
     """
 
     name = "smtp"
@@ -111,68 +126,90 @@ class SmtpChannel:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._settings = settings
         self._clock = clock
-        self._client: aiosmtplib.SMTP | None = None
-        self._sent_on_session = 0
-        self._last_used = 0.0
-        self._lock = asyncio.Lock()
+        self._idle: list[_Session] = []
+        """Open sessions not in use, the one used last at the end."""
+        self._slots = asyncio.Semaphore(settings.notifier_concurrency)
         self.sessions_opened = 0
         """Sessions connected so far (tests count them: reuse is the point)."""
 
     async def start(self) -> None:
-        """Nothing to open yet: the first alert opens the session."""
+        """Nothing to open yet: the first alert opens a session."""
 
     async def close(self) -> None:
-        """End the session politely (QUIT), if one is open."""
-        async with self._lock:
-            await self._end_session(polite=True)
+        """End the idle sessions politely (QUIT); the service closes only after its sends."""
+        idle, self._idle = self._idle, []
+        for session in idle:
+            await self._end_session(session, polite=True)
 
     def _password(self) -> str | None:
         secret = self._settings.smtp_password
         return secret.get_secret_value() if secret is not None else None
 
     async def send(self, alert: Alert) -> None:
-        """Deliver ``alert`` to ``ALERT_TO`` over the current (or a fresh) session."""
+        """Deliver ``alert`` to ``ALERT_TO`` over an idle session, or a new one."""
         s = self._settings
         message = build_email(alert, s.alert_from, s.alert_to)
-        async with self._lock:
+        async with self._slots:
+            session: _Session | None = None
             try:
-                client = await self._session()
-                await client.send_message(message)
+                session = await self._take_session()
+                await session.client.send_message(message)
             except (aiosmtplib.SMTPException, OSError) as exc:
                 # Whatever state the session is in now, do not use it again.
-                await self._end_session(polite=False)
+                if session is not None:
+                    await self._end_session(session, polite=False)
                 detail = f"smtp {s.smtp_host}:{s.smtp_port}: {type(exc).__name__}: {exc}"
                 if smtp_error_is_permanent(exc):
                     raise SendRejected(detail) from exc
                 raise RetryableError(detail) from exc
-            self._sent_on_session += 1
-            self._last_used = self._clock()
+            except BaseException:
+                # Cancelled (the batch is abandoned): aiosmtplib drops a
+                # connection whose command was cancelled, but not every await
+                # here is a command, so make sure the session goes.
+                if session is not None:
+                    await self._end_session(session, polite=False)
+                raise
+            session.sent += 1
+            session.last_used = self._clock()
+            self._idle.append(session)
 
-    async def _session(self) -> aiosmtplib.SMTP:
-        """The open session, or a new one if there is none or it is used up or idle."""
+    def _usable(self, session: _Session) -> bool:
         s = self._settings
-        client = self._client
-        if client is not None and (
-                not client.is_connected
-                or self._sent_on_session >= s.smtp_max_messages_per_connection
-                or self._clock() - self._last_used > s.smtp_idle_close_s):
-            await self._end_session(polite=True)
-            client = None
-        if client is None:
-            client = aiosmtplib.SMTP(
-                hostname=s.smtp_host, port=s.smtp_port, username=s.smtp_username,
-                password=self._password(), start_tls=s.smtp_starttls, timeout=s.smtp_timeout_s,
-            )
-            self._client = client  # a failed connect is ended like any failed send
-            self._sent_on_session = 0
-            await client.connect()
-            self.sessions_opened += 1
-        return client
+        return (session.client.is_connected
+                and session.sent < s.smtp_max_messages_per_connection
+                and self._clock() - session.last_used <= s.smtp_idle_close_s)
 
-    async def _end_session(self, *, polite: bool) -> None:
-        """Forget the session: QUIT when ``polite`` and it still answers, else just close."""
-        client, self._client = self._client, None
-        if client is None or not client.is_connected:
+    async def _take_session(self) -> _Session:
+        """The idle session used last if it is still usable, else a new one.
+
+        Idle sessions that are used up, idle too long or disconnected are ended
+        on the way (with QUIT if they still answer).
+        """
+        stale = [session for session in self._idle if not self._usable(session)]
+        self._idle = [session for session in self._idle if self._usable(session)]
+        for session in stale:
+            await self._end_session(session, polite=True)
+        if self._idle:
+            return self._idle.pop()
+        s = self._settings
+        client = aiosmtplib.SMTP(
+            hostname=s.smtp_host, port=s.smtp_port, username=s.smtp_username,
+            password=self._password(), start_tls=s.smtp_starttls, timeout=s.smtp_timeout_s,
+        )
+        session = _Session(client)
+        try:
+            await client.connect()
+        except BaseException:
+            await self._end_session(session, polite=False)
+            raise
+        self.sessions_opened += 1
+        return session
+
+    @staticmethod
+    async def _end_session(session: _Session, *, polite: bool) -> None:
+        """End ``session``: QUIT when ``polite`` and it still answers, else just close."""
+        client = session.client
+        if not client.is_connected:
             return
         if polite:
             with contextlib.suppress(aiosmtplib.SMTPException, OSError):
@@ -252,6 +289,8 @@ class SnsChannel:
             connect_timeout=s.sns_timeout_s,
             read_timeout=s.sns_timeout_s,
             retries={"mode": "standard", "total_max_attempts": 1},
+            # One connection per alert in flight (botocore's default pool is 10).
+            max_pool_connections=max(10, s.notifier_concurrency),
         )
         session = aioboto3.Session()
         self._client = await stack.enter_async_context(

@@ -89,11 +89,19 @@ class NotifierSettings(ServiceSettings):
     notifier_max_attempts: int = Field(5, ge=1, le=20)
     notifier_backoff_base_s: float = Field(0.5, ge=0, le=60)
     notifier_backoff_cap_s: float = Field(10.0, ge=0, le=300)
+    notifier_concurrency: int = Field(
+        4, ge=1, le=64,
+        description="Alerts in flight at once: each waits for its channel's reply and then "
+        "for its sent record's acknowledgement, and serial alerts spent most of their time "
+        "waiting. SMTP opens up to this many sessions. It is also how many alerts a crash "
+        "can duplicate.",
+    )
     notifier_max_batch: int = Field(
         500, ge=1, le=5000,
-        description="Decisions per poll. Alerts are sent one by one inside a batch, so the "
-        "alerts of one batch times the time a send takes must stay well under the consumer's "
-        "max poll interval (300 s): lower it when many outcomes alert and mail is slow.",
+        description="Decisions per poll. A batch's alerts go out NOTIFIER_CONCURRENCY at a "
+        "time, so its alerts times the time a send takes, divided by that, must stay well "
+        "under the consumer's max poll interval (300 s): lower it when many outcomes alert "
+        "and mail is slow.",
     )
 
     @field_validator("alert_outcomes", "alert_to", mode="before")

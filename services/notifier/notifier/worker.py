@@ -11,10 +11,13 @@ every decision of the same topic into the full contract and dead-letters the
 ones that fail it (to the same ``<topic>.dlq``, with its own service name).
 
 Per alerting decision the order is: already sent? skip → send (bounded retries)
-→ write the sent record to the compacted sent topic and await its ack. Only
-after the whole batch is through does the loop commit the offsets. A crash
-between a send and its record can therefore duplicate that one in-flight alert
-and nothing else.
+→ write the sent record to the compacted sent topic and await its ack. Up to
+``NOTIFIER_CONCURRENCY`` alerts of a batch go through these steps at once: a
+serial alert spent most of its time waiting for the mail server and then for
+Kafka, and a burst of blocks (a fraud wave) fell behind. Only after the whole
+batch is through does the loop commit the offsets. A crash between a send and
+its record can therefore duplicate the alerts in flight at that moment, at most
+``NOTIFIER_CONCURRENCY``, and nothing else.
 
 While the channel is down the batch waits (see :mod:`notifier.delivery`):
 nothing is committed, nothing more is consumed, ``/readyz`` names the channel
@@ -223,6 +226,7 @@ class NotifierWorker(KafkaWorker):
         await self._restore(sorted({record.partition for record in records}))
         pending: list[asyncio.Future[object]] = []
         seen: Counter[Outcome] = Counter()
+        alerts: list[tuple[Record, ProcessedTransaction]] = []
         for record in records:
             try:
                 outcome, decision = screen(record.value, self._alert_outcomes)
@@ -230,29 +234,77 @@ class NotifierWorker(KafkaWorker):
                 pending.append(await self.dead_letters.send(record, error))
                 continue
             seen[outcome] += 1
-            if decision is None:
-                continue
-            failure = await self._notify_once(record, decision)
-            if failure is not None:
-                pending.append(await self.dead_letters.send(record, failure))
-            # Sending mail is slow compared to polling: count progress as liveness.
-            self.loop.heartbeat = time.monotonic()
+            if decision is not None:
+                alerts.append((record, decision))
         for outcome, count in seen.items():
             self._decisions_seen[outcome].inc(count)
+        for record, failure in await self._notify_all(alerts):
+            pending.append(await self.dead_letters.send(record, failure))
         await asyncio.gather(*pending)
+
+    async def _notify_all(self, alerts: Sequence[tuple[Record, ProcessedTransaction]]
+                          ) -> list[tuple[Record, PoisonMessageError]]:
+        """Notify each alert's event once, ``NOTIFIER_CONCURRENCY`` at a time.
+
+        Returns the records to dead-letter, in the batch's order. Further copies
+        of an event within the batch wait for the first: they are skipped as
+        duplicates once it is sent, and dead-lettered with its error if it
+        failed. If one alert raises (the service is stopping while the channel
+        is down, or a bug), the others are cancelled and awaited, and the error
+        propagates: the batch is not committed.
+        """
+        first: dict[str, tuple[Record, ProcessedTransaction]] = {}
+        copies: dict[str, list[Record]] = {}
+        for record, decision in alerts:
+            if self.ledger.contains(decision.event_id):
+                self._skip_duplicate(record, decision.event_id)
+            elif decision.event_id in first:
+                copies.setdefault(decision.event_id, []).append(record)
+            else:
+                first[decision.event_id] = (record, decision)
+        slots = asyncio.Semaphore(self.notifier_settings.notifier_concurrency)
+
+        async def notify(record: Record, decision: ProcessedTransaction
+                         ) -> PoisonMessageError | None:
+            async with slots:
+                failure = await self._notify_once(record, decision)
+            # Sending mail is slow compared to polling: count progress as liveness.
+            self.loop.heartbeat = time.monotonic()
+            return failure
+
+        tasks = {event_id: asyncio.create_task(notify(*alert)) for event_id, alert in first.items()}
+        try:
+            await asyncio.gather(*tasks.values())
+        except BaseException:
+            for task in tasks.values():
+                task.cancel()
+            await asyncio.gather(*tasks.values(), return_exceptions=True)
+            raise
+        failed: list[tuple[Record, PoisonMessageError]] = []
+        for event_id, task in tasks.items():
+            failure = task.result()
+            if failure is not None:
+                failed.append((first[event_id][0], failure))
+            for record in copies.get(event_id, []):
+                if failure is not None:
+                    failed.append((record, failure))
+                else:
+                    self._skip_duplicate(record, event_id)
+        failed.sort(key=lambda item: (item[0].partition, item[0].offset))
+        return failed
+
+    def _skip_duplicate(self, record: Record, event_id: str) -> None:
+        """Count and log an alert already sent (earlier, or for a copy in this batch)."""
+        ALERTS.labels(self.service, self.channel.name, "duplicate").inc()
+        log_event(log, logging.INFO, "notifier.alert.duplicate_skipped", event_id=event_id,
+                  partition=record.partition, offset=record.offset)
 
     async def _notify_once(
         self, record: Record, decision: ProcessedTransaction
     ) -> PoisonMessageError | None:
-        """Send and record one alert unless already sent; the error to dead-letter, if any."""
+        """Send and record one alert; the error to dead-letter, if any."""
         s = self.notifier_settings
         channel = self.channel.name
-        if self.ledger.contains(decision.event_id):
-            ALERTS.labels(self.service, channel, "duplicate").inc()
-            log_event(log, logging.INFO, "notifier.alert.duplicate_skipped",
-                      event_id=decision.event_id,
-                      partition=record.partition, offset=record.offset)
-            return None
         try:
             attempts = await deliver(
                 self.channel, format_alert(decision), max_attempts=s.notifier_max_attempts,
@@ -271,7 +323,7 @@ class NotifierWorker(KafkaWorker):
         # Same partition number as the decision: whoever owns that decisions
         # partition reads exactly this sent partition to restore. A closed
         # batch of one goes out at once; ``send_and_wait`` would linger 5 ms
-        # first, and the next alert waits for this acknowledgement.
+        # first, with this alert holding its slot meanwhile.
         await asyncio.gather(*await send_batched(
             self.producer, s.notifier_sent_topic,
             [(encode_key(decision.event_id), encode(sent))], partition=record.partition))

@@ -27,6 +27,7 @@ from prometheus_client import REGISTRY
 
 from fraudstream_shared.events import DeadLetter, decode
 from fraudstream_shared.kafka import create_producer
+from notifier.channels import SmtpChannel
 from notifier.sent import SentRecord
 from notifier.settings import NotifierSettings
 from notifier.worker import NotifierWorker
@@ -269,6 +270,38 @@ async def test_one_email_per_blocked_decision_even_when_redelivered(
         assert record.partition == partition_of[value.event_id] == value.source_partition
 
 
+async def test_a_burst_of_alerts_goes_out_concurrently_once_per_event(
+    kafka_bootstrap: str, topic_factory: TopicFactory, mailcatcher: MailCatcher,
+    extra_topics: list[str],
+) -> None:
+    decisions = await topic_factory("decisions", partitions=PARTITIONS)
+    sent = unique_name("notified")
+    extra_topics += [sent, f"{decisions}.dlq"]
+    blocked = [decision_payload("block", entity_id=f"300-00-{i:04d}") for i in range(40)]
+    others = [decision_payload("approve", entity_id=f"400-00-{i:04d}") for i in range(20)]
+    # Every blocked decision twice, before the worker starts: copies share batches.
+    await _produce(kafka_bootstrap, decisions, [*blocked, *others, *blocked])
+    blocked_ids = sorted(p["event_id"] for p in blocked)
+    duplicates_before = _alerts("duplicate")
+    settings = _settings(kafka_bootstrap, decisions, sent, smtp_port=mailcatcher.smtp_port,
+                         notifier_concurrency=4)
+
+    async with running(settings) as worker:
+        await poll_until(lambda: _caught_up(kafka_bootstrap, worker, decisions),
+                         "every decision handled and committed")
+        channel = worker.channel
+        assert isinstance(channel, SmtpChannel)
+        # Alerts overlapped (each in-flight alert needs a session of its own),
+        # never more than NOTIFIER_CONCURRENCY at once.
+        assert 2 <= channel.sessions_opened <= 4
+
+    assert sorted(_event_ids(await mailcatcher.messages())) == blocked_ids
+    assert _alerts("duplicate") - duplicates_before == 40
+    # One sent record per event: no copy was sent, even concurrently with its first.
+    records = await _read_all(kafka_bootstrap, sent)
+    assert sorted(r.key.decode() for r in records) == blocked_ids
+
+
 class Rejecting:
     """An aiosmtpd handler that refuses every message for good (a real SMTP 550 reply)."""
 
@@ -298,8 +331,10 @@ async def test_rejected_alert_and_poison_go_to_the_dead_letter_topic(
     dlq = f"{decisions}.dlq"
     extra_topics += [sent, dlq]
     blocked = decision_payload("block")
+    # The same decision twice in one batch: the copy waits for the first and
+    # shares its fate (dead-lettered too, not skipped as a duplicate).
     await _produce(kafka_bootstrap, decisions,
-                   [blocked, decision_payload("approve"), b"{not json"])
+                   [blocked, decision_payload("approve"), b"{not json", blocked])
     settings = _settings(kafka_bootstrap, decisions, sent, smtp_port=rejecting_smtp,
                          smtp_timeout_s=2, notifier_max_attempts=2,
                          notifier_backoff_base_s=0.01, notifier_backoff_cap_s=0.05)
@@ -311,13 +346,15 @@ async def test_rejected_alert_and_poison_go_to_the_dead_letter_topic(
         assert (await worker.readiness())["smtp"] is None
 
     letters = [decode(DeadLetter, r.value) for r in await _read_all(kafka_bootstrap, dlq)]
-    by_reason = {letter.reason: letter for letter in letters}
-    assert sorted(by_reason) == ["invalid_json", "notification_failed"]
-    failed = by_reason["notification_failed"]
-    assert failed.source_topic == decisions
-    assert "rejected by smtp" in failed.error
-    assert "550" in failed.error
-    assert json.loads(failed.original_value() or b"")["event_id"] == blocked["event_id"]
+    assert sorted(letter.reason for letter in letters) == [
+        "invalid_json", "notification_failed", "notification_failed"]
+    failed = [letter for letter in letters if letter.reason == "notification_failed"]
+    assert len({letter.source_offset for letter in failed}) == 2
+    for letter in failed:
+        assert letter.source_topic == decisions
+        assert "rejected by smtp" in letter.error
+        assert "550" in letter.error
+        assert json.loads(letter.original_value() or b"")["event_id"] == blocked["event_id"]
     assert await _read_all(kafka_bootstrap, sent) == []
 
 

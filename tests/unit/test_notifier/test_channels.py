@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import boto3
 import botocore.session
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP as SMTPServer
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
@@ -30,6 +32,7 @@ from notifier.channels import (
 )
 from notifier.settings import NotifierSettings
 from tests.support.moto import moto_server, use_fake_credentials
+from tests.support.polling import poll_until
 from tests.unit.test_notifier.decisions import decision
 
 TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:fraud-alerts"
@@ -321,3 +324,91 @@ async def test_a_rejected_alert_closes_the_session_and_the_next_one_opens_anothe
     await channel.close()
     assert channel.sessions_opened == inbox.sessions == 2
     assert len(inbox.messages) == 2
+
+
+class _SlowInbox(_CountingInbox):
+    """Holds each message a moment, so that concurrent sends overlap; counts disconnects."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.disconnected: set[int] = set()
+        """The client sessions whose connection went (aiosmtpd may report one twice)."""
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        await asyncio.sleep(0.05)
+        return await super().handle_DATA(server, session, envelope)
+
+
+class _DisconnectCountingSMTP(SMTPServer):
+    def connection_lost(self, error: Exception | None) -> None:
+        # Only sessions that said EHLO: the controller's own start-up probe
+        # connects and leaves too.
+        if getattr(self.session, "host_name", None):
+            self.event_handler.disconnected.add(id(self))
+        super().connection_lost(error)
+
+
+class _SlowController(Controller):
+    def factory(self) -> SMTPServer:
+        return _DisconnectCountingSMTP(self.handler, **self.SMTP_kwargs)
+
+
+@pytest.fixture
+def slow_server() -> Iterator[tuple[_SlowInbox, int]]:
+    inbox, port = _SlowInbox(), _free_port()
+    controller = _SlowController(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+async def test_concurrent_alerts_open_sessions_up_to_the_concurrency_then_reuse_them(
+    slow_server: tuple[_SlowInbox, int],
+) -> None:
+    inbox, port = slow_server
+    channel = SmtpChannel(_settings(smtp_port=port, notifier_concurrency=3))
+    await asyncio.gather(*(_send(channel, f"ev-{i}") for i in range(10)))
+    assert len(inbox.messages) == 10
+    assert inbox.sessions == channel.sessions_opened == 3
+    # Light traffic afterwards keeps using the session used last: nothing new opens.
+    await _send(channel, "ev-later-1", "ev-later-2")
+    assert channel.sessions_opened == 3
+    await channel.close()
+    assert inbox.quits == 3
+
+
+async def test_with_a_concurrency_of_one_concurrent_alerts_share_one_session(
+    slow_server: tuple[_SlowInbox, int],
+) -> None:
+    inbox, port = slow_server
+    channel = SmtpChannel(_settings(smtp_port=port, notifier_concurrency=1))
+    await asyncio.gather(*(_send(channel, f"ev-{i}") for i in range(4)))
+    await channel.close()
+    assert len(inbox.messages) == 4
+    assert inbox.sessions == channel.sessions_opened == 1
+
+
+async def test_a_send_cancelled_mid_conversation_closes_its_session(
+    slow_server: tuple[_SlowInbox, int],
+) -> None:
+    inbox, port = slow_server
+    channel = SmtpChannel(_settings(smtp_port=port))
+    await _send(channel, "ev-1")
+    cancelled = asyncio.create_task(_send(channel, "ev-cancelled"))
+    await asyncio.sleep(0.02)  # inside the server's 50 ms DATA hold
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+
+    # The interrupted session is closed at once (the server sees it go), not
+    # lent to the next alert nor left open.
+    async def closed() -> bool:
+        return len(inbox.disconnected) == 1
+
+    await poll_until(closed, "the interrupted session to be closed", timeout=5)
+    await _send(channel, "ev-3")
+    await channel.close()
+    assert channel.sessions_opened == 2
+    assert any(b"ev-3" in raw for _, raw in inbox.messages)
