@@ -127,3 +127,23 @@ def read_pool(path: Path) -> list[dict[str, Any]]:
 def templates(events: Sequence[dict[str, Any]], partitions: int) -> list[Template]:
     """Templates of every pool event."""
     return [make_template(event, partitions) for event in events]
+
+
+def as_alert_burst(values: Iterable[bytes], every: int) -> list[bytes]:
+    """Decisions rewritten so that exactly one in ``every`` is a ``block``: a fraud wave.
+
+    The ``i``-th value (from 0) becomes a block when ``i % every == 0``; any
+    other block becomes a ``review``, so the number of alerts is known in
+    advance. Only ``fd.outcome`` changes; the notifier reads nothing else to
+    decide whether to alert.
+    """
+    if every < 1:
+        raise ValueError("every must be at least 1")
+    out: list[bytes] = []
+    for i, value in enumerate(values):
+        decision = json.loads(value)
+        outcome = decision["fd"]["outcome"]
+        decision["fd"]["outcome"] = ("block" if i % every == 0
+                                     else "review" if outcome == "block" else outcome)
+        out.append(json.dumps(decision, separators=(",", ":")).encode())
+    return out

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from opensearchpy import AsyncOpenSearch
 
@@ -47,7 +47,15 @@ from bench import kafkatools, profile
 from bench.common import REPO, WORK, bench_settings, read_json, topic_partitions, write_json
 from bench.floor import write_decided_pool
 from bench.observe import SearchablePoller, group_lag, searchable_samples
-from bench.payloads import iso_utc, read_pool, render, simulate_pool, templates, write_pool
+from bench.payloads import (
+    as_alert_burst,
+    iso_utc,
+    read_pool,
+    render,
+    simulate_pool,
+    templates,
+    write_pool,
+)
 from bench.procstats import (
     ProcSample,
     load_average,
@@ -60,13 +68,17 @@ from bench.schedule import Schedule, Step
 from bench.services import Service, ServiceError
 from bench.stats import json_number, median_drain, per_thousand, rate, summarize
 from bench.targets import BUFFERING
-from fraudstream_shared.kafka import create_admin, create_reader
+from fraudstream_shared.kafka import create_admin, create_producer, create_reader
 
 PHASES = ("pipeline", "null", "floor", "kafka", "capacity", "micro")
 MONITOR_EVERY_S = 1.0
 JUDGE_BEFORE_END_S = 2.5
 """A step's lag is judged this long before its end (the generator then stops at its end)."""
 POOL_SIZE = 20_000
+ALERT_BURST_DECISIONS = 20_000
+"""Decisions in the notifier's fraud wave (taken from the capacity backlog's)."""
+ALERT_BURST_EVERY = 10
+"""One decision in this many is blocked in the fraud wave (about 1 in 70 in the ladder)."""
 PRELOAD_RATE = 200_000.0
 """The capacity phase preloads its backlog "at" this rate: as fast as the generator can."""
 
@@ -204,18 +216,36 @@ def find_server_pid(main_class: str, marker: str) -> int | None:
     return None
 
 
-def metric_value(port: int, name: str) -> float:
-    """Sum of a Prometheus metric's samples on a service (``nan`` if unreachable)."""
+def metric_value(port: int, name: str, **labels: str) -> float:
+    """Sum of a Prometheus metric's samples on a service (``nan`` if unreachable).
+
+    ``labels`` keeps only the samples that carry each of them.
+    """
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics/", timeout=2) as response:
             text = response.read().decode()
     except (urllib.error.URLError, OSError):
         return math.nan
+    return metric_sum(text, name, **labels)
+
+
+def metric_sum(text: str, name: str, **labels: str) -> float:
+    """Sum of metric ``name``'s samples in Prometheus exposition ``text``, filtered by labels."""
+    wanted = [f'{key}="{value}"' for key, value in labels.items()]
     total = 0.0
     for line in text.splitlines():
-        if line.startswith(name + "{") or line.startswith(name + " "):
+        if not (line.startswith(name + "{") or line.startswith(name + " ")):
+            continue
+        if all(label in line.split("}", 1)[0] for label in wanted):
             total += float(line.rsplit(" ", 1)[1])
     return total
+
+
+def default_notifier_concurrency() -> int:
+    """``NOTIFIER_CONCURRENCY``'s default: what the notifier does out of the box."""
+    from notifier.settings import NotifierSettings
+
+    return int(NotifierSettings.model_fields["notifier_concurrency"].default)
 
 
 def git_commit() -> str:
@@ -670,6 +700,19 @@ class Bench:
         results["indexer"] = await self.drain_indexer(names, n, "cap")
         self.say("capacity: raw bulk loader, the same documents")
         results["raw_bulk"] = await self.raw_bulk(names, n)
+        # The notifier on a fraud wave made of these decisions (one in
+        # ALERT_BURST_EVERY blocked): one alert at a time, then as many in flight as
+        # it sends by default (each a new group with its own sent topic, so both
+        # send every alert).
+        burst = min(n, ALERT_BURST_DECISIONS)
+        self.say(f"capacity: a fraud wave of {burst} decisions, one in {ALERT_BURST_EVERY} "
+                 "blocked")
+        burst_topic = await self.alert_burst(names, burst)
+        results["notifier"] = []
+        for concurrency in sorted({1, default_notifier_concurrency()}):
+            self.say(f"capacity: notifier alerting on the fraud wave, {concurrency} in flight")
+            results["notifier"].append(
+                await self.drain_notifier(names, burst_topic, burst, concurrency))
         profiles: dict[str, Any] = {}
         if self.opts.profile_seconds > 0:
             # A scorer of a new group re-decides the whole backlog from the start
@@ -774,6 +817,89 @@ class Bench:
                 "cpu_per_1k_docs": json_number(round(per_thousand(cpu, int(indexed)), 3)),
                 "peak_rss_mib": round(at_end.peak_rss_mib, 1) if at_end else None,
                 "bulk_size": 500}
+
+    async def alert_burst(self, names: Names, n: int) -> str:
+        """The first ``n`` decisions again on a topic of their own, as a fraud wave.
+
+        One in :data:`ALERT_BURST_EVERY` is made a block (:func:`as_alert_burst`);
+        keys, and so partitions, stay the decisions' own.
+        """
+        topic = f"{names.prefix}.alert-burst"
+        await self.admin.create_topics([NewTopic(topic, self.opts.partitions, 1)])
+        reader = create_reader(self.settings)
+        await reader.start()
+        keyed: list[tuple[int, bytes | None, bytes]] = []
+        try:
+            tps = [TopicPartition(names.decisions, p) for p in range(self.opts.partitions)]
+            reader.assign(tps)
+            ends = await reader.end_offsets(tps)
+            deadline = time.monotonic() + 120
+            while len(keyed) < n and time.monotonic() < deadline:
+                positions = [await reader.position(tp) for tp in tps]
+                if all(at >= ends[tp] for at, tp in zip(positions, tps, strict=True)):
+                    break
+                for records in (await reader.getmany(timeout_ms=500)).values():
+                    keyed += [(r.offset, r.key, r.value) for r in records
+                              if r.value is not None]
+        finally:
+            await reader.stop()
+        chosen = keyed[:n]
+        values = as_alert_burst([value for _, _, value in chosen], ALERT_BURST_EVERY)
+        producer = create_producer(self.settings)
+        await producer.start()
+        try:
+            for (_, key, _), value in zip(chosen, values, strict=True):
+                await producer.send(topic, value, key=key)
+            await producer.flush()
+        finally:
+            await producer.stop()
+        return topic
+
+    async def drain_notifier(self, names: Names, topic: str, n: int,
+                             concurrency: int) -> dict[str, Any]:
+        """Start a notifier on ``topic``'s ``n`` decisions; time and CPU to its last alert.
+
+        Done once it has read ``n`` decisions and settled an alert (sent,
+        duplicate or failed) for every alerting one it read.
+        """
+        mail = self.mail()
+        assert mail.port is not None
+        tag = f"notifier-cap-c{concurrency}"
+        env = {**notifier_env(names, self.opts, mail.port), "DECISIONS_TOPIC": topic,
+               "KAFKA_CONSUMER_GROUP": names.group(tag),
+               "NOTIFIER_SENT_TOPIC": f"{names.prefix}.{tag}.notified",
+               "NOTIFIER_CONCURRENCY": str(concurrency)}
+        notifier = self.start(Service(tag, env, self.logs, module="notifier"))
+        assert notifier.port is not None
+        at_ready, t_ready = notifier.sample(), time.time()
+        mail_ready = mail.sample()
+        deadline = t_ready + 600
+        seen = settled = alerting = 0.0
+        while time.time() < deadline:
+            seen = metric_value(notifier.port, "fraudstream_notifier_decisions_total")
+            alerting = metric_value(notifier.port, "fraudstream_notifier_decisions_total",
+                                    outcome="block")
+            settled = metric_value(notifier.port, "fraudstream_alerts_total")
+            if seen >= n and settled >= alerting:
+                break
+            await asyncio.sleep(0.1)
+        t_done = time.time()
+        at_end, mail_end = notifier.sample(), mail.sample()
+        sent = metric_value(notifier.port, "fraudstream_alerts_total", result="sent")
+        notifier.stop()
+        seconds = t_done - t_ready
+        cpu = (at_end.cpu_seconds - at_ready.cpu_seconds) if at_end and at_ready else math.nan
+        mail_cpu = (mail_end.cpu_seconds - mail_ready.cpu_seconds
+                    if mail_end and mail_ready else math.nan)
+        return {"concurrency": concurrency, "block_every": ALERT_BURST_EVERY,
+                "decisions": int(seen), "alerts": int(sent),
+                "seconds": round(seconds, 2),
+                "decisions_per_s": round(rate(int(seen), seconds), 1),
+                "alerts_per_s": round(rate(int(sent), seconds), 1),
+                "cpu_seconds": round(cpu, 2),
+                "cpu_per_1k_decisions": json_number(round(per_thousand(cpu, int(seen)), 3)),
+                "mailcatcher_cpu_seconds": json_number(round(mail_cpu, 2)),
+                "peak_rss_mib": round(at_end.peak_rss_mib, 1) if at_end else None}
 
     async def raw_bulk(self, names: Names, n: int) -> dict[str, Any]:
         """The same decisions as documents, bulk-loaded straight into OpenSearch."""

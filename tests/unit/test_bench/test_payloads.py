@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench.payloads import (
+    as_alert_burst,
     event_id,
     iso_utc,
     kafka_partition,
@@ -81,3 +82,25 @@ def test_pool_round_trip(tmp_path: Path) -> None:
     write_pool(path, events)
 
     assert read_pool(path) == events
+
+
+def _decision(outcome: str, n: int) -> bytes:
+    return json.dumps({"event_id": f"ev-{n}", "amount": n,
+                       "fd": {"outcome": outcome, "reasons": ["r"]}}).encode()
+
+
+def test_an_alert_burst_blocks_exactly_one_in_every_and_changes_nothing_else() -> None:
+    outcomes = ["approve", "block", "review", "approve", "block", "approve", "review"]
+    values = [_decision(o, n) for n, o in enumerate(outcomes)]
+    burst = [json.loads(v) for v in as_alert_burst(values, every=3)]
+    assert [d["fd"]["outcome"] for d in burst] == [
+        "block", "review", "review", "block", "review", "approve", "block"]
+    for before, after in zip(values, burst, strict=True):
+        original = json.loads(before)
+        assert {**after, "fd": {**after["fd"], "outcome": None}} == \
+            {**original, "fd": {**original["fd"], "outcome": None}}
+
+
+def test_an_alert_burst_needs_a_positive_period() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        as_alert_burst([_decision("approve", 0)], every=0)

@@ -124,6 +124,29 @@ def test_the_null_scorer_drain_is_a_row_of_the_capacity_table() -> None:
             "| 2.0 | 15,000 | 1.2 | 25,000 | 66 |") in text
 
 
+def test_each_notifier_drain_is_a_row_with_its_alert_rate_below() -> None:
+    cap = capacity()
+    cap["notifier"] = [
+        {"concurrency": 1, "block_every": 10, "decisions": 60000, "alerts": 900, "seconds": 6.0,
+         "decisions_per_s": 10000.0, "alerts_per_s": 150.0, "cpu_seconds": 3.0,
+         "mailcatcher_cpu_seconds": 1.8, "peak_rss_mib": 120.0},
+        {"concurrency": 4, "block_every": 10, "decisions": 60000, "alerts": 900, "seconds": 4.0,
+         "decisions_per_s": 15000.0, "alerts_per_s": 225.0, "cpu_seconds": 2.5,
+         "mailcatcher_cpu_seconds": 1.7, "peak_rss_mib": 125.0}]
+    text = render_markdown(results(capacity=cap))
+    assert "| notifier, 1 alert in flight | 60,000 | 6.0 | 10,000 | 3.0 | 20,000 | 120 |" in text
+    assert "| notifier, 4 alerts in flight | 60,000 | 4.0 | 15,000 | 2.5 | 24,000 | 125 |" in text
+    assert "60,000 of these decisions again, one in 10 made a block" in text
+    assert ("1 alert in flight: 900 alerts at 150/s (the mail catcher used 1.8 CPU s); "
+            "4 alerts in flight: 900 alerts at 225/s") in text
+
+
+def test_no_notifier_line_without_notifier_drains() -> None:
+    text = render_markdown(results(capacity=capacity()))
+    assert "alert in flight" not in text
+    assert "alerts in flight" not in text
+
+
 def test_the_scorer_changelog_bytes_per_decision_are_reported_when_measured() -> None:
     cap = capacity()
     assert "feature-state changelog" not in render_markdown(results(capacity=cap))
