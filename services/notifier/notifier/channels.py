@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import formatdate
 from typing import Any, Protocol
 
 import aioboto3
@@ -24,7 +21,8 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from fraudstream_shared.exceptions import FraudstreamError, RetryableError
-from notifier.alerts import Alert
+from notifier.alerts import ALERT_SUBJECT, Alert
+from notifier.mail import AlertMail, build_email, stable_id
 from notifier.settings import NotifierSettings
 
 PROBE_TIMEOUT_S = 1.0
@@ -60,28 +58,6 @@ class AlertChannel(Protocol):
 
 
 # ----------------------------------------------------------------------------- SMTP
-
-
-def build_email(alert: Alert, sender: str, recipients: list[str]) -> EmailMessage:
-    """The e-mail for ``alert``; its Message-ID is derived from the event id.
-
-    A stable Message-ID lets mail clients and relays collapse the rare
-    duplicate (a crash between sending and recording the send).
-    """
-    message = EmailMessage()
-    message["Subject"] = alert.subject
-    message["From"] = sender
-    message["To"] = ", ".join(recipients)
-    message["Date"] = formatdate(localtime=False, usegmt=True)
-    message["Message-ID"] = f"<{stable_id(alert.event_id)}@fraudstream.alert>"
-    message["X-Fraudstream-Event-Id"] = alert.event_id
-    message.set_content(alert.body)
-    return message
-
-
-def stable_id(event_id: str) -> str:
-    """A header- and SNS-safe identifier for ``event_id`` (64 hex digits)."""
-    return hashlib.sha256(event_id.encode("utf-8")).hexdigest()
 
 
 def smtp_error_is_permanent(exc: BaseException) -> bool:
@@ -126,6 +102,7 @@ class SmtpChannel:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._settings = settings
         self._clock = clock
+        self._mail = AlertMail(settings.alert_from, settings.alert_to, ALERT_SUBJECT)
         self._idle: list[_Session] = []
         """Open sessions not in use, the one used last at the end."""
         self._slots = asyncio.Semaphore(settings.notifier_concurrency)
@@ -148,12 +125,18 @@ class SmtpChannel:
     async def send(self, alert: Alert) -> None:
         """Deliver ``alert`` to ``ALERT_TO`` over an idle session, or a new one."""
         s = self._settings
-        message = build_email(alert, s.alert_from, s.alert_to)
+        rendered = self._mail.render(alert)
         async with self._slots:
             session: _Session | None = None
             try:
                 session = await self._take_session()
-                await session.client.send_message(message)
+                if rendered is not None:
+                    # Plain 7-bit ASCII: no SMTPUTF8 or 8BITMIME to negotiate.
+                    await session.client.sendmail(self._mail.sender, self._mail.recipients,
+                                                  rendered)
+                else:
+                    await session.client.send_message(
+                        build_email(alert, s.alert_from, s.alert_to))
             except (aiosmtplib.SMTPException, OSError) as exc:
                 # Whatever state the session is in now, do not use it again.
                 if session is not None:

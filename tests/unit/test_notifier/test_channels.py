@@ -24,7 +24,6 @@ from notifier.channels import (
     SendRejected,
     SmtpChannel,
     SnsChannel,
-    build_email,
     smtp_error_is_permanent,
     sns_error_is_permanent,
     sns_publish_params,
@@ -146,15 +145,6 @@ async def test_sns_channel_rejects_a_missing_topic(moto_endpoint: str) -> None:
 
 
 # ----------------------------------------------------------------------------- SMTP
-
-
-def test_email_headers_and_body() -> None:
-    alert = format_alert(decision(event_id="ev-mail"))
-    message = build_email(alert, "fraud@bank.test", ["a@bank.test", "b@bank.test"])
-    assert message["Subject"] == alert.subject
-    assert message["To"] == "a@bank.test, b@bank.test"
-    assert message["Message-ID"] == f"<{stable_id('ev-mail')}@fraudstream.alert>"
-    assert message.get_content() == alert.body
 
 
 @pytest.mark.parametrize(
