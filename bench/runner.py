@@ -542,9 +542,11 @@ class Bench:
         monitor = Monitor(self, schedule, t0, procs,
                           [(s.name.removesuffix("-" + phase), g, t) for s, g, t in watched],
                           first_judged=1 if warmup else 0)
-        self.say(f"{phase}: {len(schedule.steps)} steps of "
-                 f"{schedule.steps[0].seconds:.0f} s at "
-                 f"{', '.join(f'{s.rate:g}' for s in schedule.steps)} tx/s")
+        judged = schedule.steps[1:] if warmup else schedule.steps
+        warm_up = f"a {self.opts.warmup_seconds:g} s warm-up, then " if warmup else ""
+        steps = f"{len(judged)} step{'' if len(judged) == 1 else 's'}"
+        self.say(f"{phase}: {warm_up}{steps} of {judged[-1].seconds:g} s at "
+                 f"{', '.join(f'{s.rate:g}' for s in judged)} tx/s")
         saturated_at = await monitor.until_generator_done(generator)
         monitor.end_of_sending()
         summary = read_json(self.work / f"{phase}-generate.json")
