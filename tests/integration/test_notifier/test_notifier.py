@@ -104,6 +104,18 @@ async def extra_topics(kafka_bootstrap: str) -> AsyncIterator[list[str]]:
         await admin.close()
 
 
+async def _notifier_topics(topic_factory: TopicFactory, extra_topics: list[str]
+                           ) -> tuple[str, str, str]:
+    """A new decisions topic, and the sent and DLQ topics the worker will create for it.
+
+    The last two are deleted after the test (``extra_topics``).
+    """
+    decisions = await topic_factory("decisions", partitions=PARTITIONS)
+    sent, dlq = unique_name("notified"), f"{decisions}.dlq"
+    extra_topics += [sent, dlq]
+    return decisions, sent, dlq
+
+
 def _settings(bootstrap: str, decisions: str, sent: str, **values: Any) -> NotifierSettings:
     return NotifierSettings(
         kafka_bootstrap_servers=bootstrap,
@@ -223,9 +235,7 @@ async def test_one_email_per_blocked_decision_even_when_redelivered(
     kafka_bootstrap: str, topic_factory: TopicFactory, mailcatcher: MailCatcher,
     extra_topics: list[str],
 ) -> None:
-    decisions = await topic_factory("decisions", partitions=PARTITIONS)
-    sent = unique_name("notified")
-    extra_topics += [sent, f"{decisions}.dlq"]
+    decisions, sent, _ = await _notifier_topics(topic_factory, extra_topics)
     blocked = [decision_payload("block", entity_id=f"100-00-000{i}") for i in range(3)]
     others = [decision_payload(outcome, entity_id=f"200-00-000{i}")
               for i, outcome in enumerate(["approve", "review", "approve"])]
@@ -274,9 +284,7 @@ async def test_a_burst_of_alerts_goes_out_concurrently_once_per_event(
     kafka_bootstrap: str, topic_factory: TopicFactory, mailcatcher: MailCatcher,
     extra_topics: list[str],
 ) -> None:
-    decisions = await topic_factory("decisions", partitions=PARTITIONS)
-    sent = unique_name("notified")
-    extra_topics += [sent, f"{decisions}.dlq"]
+    decisions, sent, _ = await _notifier_topics(topic_factory, extra_topics)
     blocked = [decision_payload("block", entity_id=f"300-00-{i:04d}") for i in range(40)]
     others = [decision_payload("approve", entity_id=f"400-00-{i:04d}") for i in range(20)]
     # Every blocked decision twice, before the worker starts: copies share batches.
@@ -326,10 +334,7 @@ async def test_rejected_alert_and_poison_go_to_the_dead_letter_topic(
     kafka_bootstrap: str, topic_factory: TopicFactory, extra_topics: list[str],
     rejecting_smtp: int,
 ) -> None:
-    decisions = await topic_factory("decisions", partitions=PARTITIONS)
-    sent = unique_name("notified")
-    dlq = f"{decisions}.dlq"
-    extra_topics += [sent, dlq]
+    decisions, sent, dlq = await _notifier_topics(topic_factory, extra_topics)
     blocked = decision_payload("block")
     # The same decision twice in one batch: the copy waits for the first and
     # shares its fate (dead-lettered too, not skipped as a duplicate).
@@ -366,10 +371,7 @@ async def test_only_alerts_are_decoded_in_full_and_unreadable_outcomes_are_dead_
     kafka_bootstrap: str, topic_factory: TopicFactory, mailcatcher: MailCatcher,
     extra_topics: list[str],
 ) -> None:
-    decisions = await topic_factory("decisions", partitions=PARTITIONS)
-    sent = unique_name("notified")
-    dlq = f"{decisions}.dlq"
-    extra_topics += [sent, dlq]
+    decisions, sent, dlq = await _notifier_topics(topic_factory, extra_topics)
     blocked = decision_payload("block", entity_id="400-00-0001")
     broken_block = decision_payload("block", entity_id="400-00-0002", transaction_amt="lots")
     broken_approve = decision_payload("approve", entity_id="400-00-0003", transaction_amt="lots")
@@ -401,10 +403,7 @@ async def test_only_alerts_are_decoded_in_full_and_unreadable_outcomes_are_dead_
 async def test_unreachable_smtp_waits_without_dead_lettering_then_catches_up(
     kafka_bootstrap: str, topic_factory: TopicFactory, extra_topics: list[str], tmp_path: Path,
 ) -> None:
-    decisions = await topic_factory("decisions", partitions=PARTITIONS)
-    sent = unique_name("notified")
-    dlq = f"{decisions}.dlq"
-    extra_topics += [sent, dlq]
+    decisions, sent, dlq = await _notifier_topics(topic_factory, extra_topics)
     blocked = [decision_payload("block", entity_id=f"300-00-000{i}") for i in range(4)]
     await _produce(kafka_bootstrap, decisions, [*blocked, decision_payload("approve")])
     smtp_port, http_port = _free_port(), _free_port()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 from collections.abc import Iterator
@@ -225,15 +226,23 @@ class _CountingInbox(_Inbox):
         return await super().handle_DATA(server, session, envelope)
 
 
+@contextlib.contextmanager
+def _smtp_server(handler: object, controller: type[Controller] = Controller) -> Iterator[int]:
+    """A real SMTP server (aiosmtpd) on a free port, with ``handler``; yields the port."""
+    port = _free_port()
+    server = controller(handler, hostname="127.0.0.1", port=port)
+    server.start()
+    try:
+        yield port
+    finally:
+        server.stop()
+
+
 @pytest.fixture
 def counting_server() -> Iterator[tuple[_CountingInbox, int]]:
-    inbox, port = _CountingInbox(), _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    inbox = _CountingInbox()
+    with _smtp_server(inbox) as port:
         yield inbox, port
-    finally:
-        controller.stop()
 
 
 class _Clock:
@@ -345,13 +354,9 @@ class _SlowController(Controller):
 
 @pytest.fixture
 def slow_server() -> Iterator[tuple[_SlowInbox, int]]:
-    inbox, port = _SlowInbox(), _free_port()
-    controller = _SlowController(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    inbox = _SlowInbox()
+    with _smtp_server(inbox, _SlowController) as port:
         yield inbox, port
-    finally:
-        controller.stop()
 
 
 async def test_concurrent_alerts_open_sessions_up_to_the_concurrency_then_reuse_them(
