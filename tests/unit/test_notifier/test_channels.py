@@ -133,6 +133,37 @@ async def test_sns_channel_publishes_through_aioboto3(moto_endpoint: str) -> Non
     assert "TransactionID: ev-moto" in envelope["Message"]
 
 
+async def test_sns_channel_publishes_concurrent_alerts_each_once(moto_endpoint: str) -> None:
+    sns = boto3.client("sns", region_name="us-east-1", endpoint_url=moto_endpoint)
+    sqs = boto3.client("sqs", region_name="us-east-1", endpoint_url=moto_endpoint)
+    topic_arn = sns.create_topic(Name="fraud-alerts-burst")["TopicArn"]
+    queue_url = sqs.create_queue(QueueName="alerts-burst")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+
+    channel = SnsChannel(_settings(notifier_channel="sns", sns_topic_arn=topic_arn,
+                                   aws_endpoint_url=moto_endpoint, notifier_concurrency=16))
+    await channel.start()
+    try:
+        # More at once than botocore's default pool of 10 connections: the pool grows.
+        assert channel._client.meta.config.max_pool_connections == 16
+        await asyncio.gather(*(channel.send(format_alert(decision(event_id=f"ev-{i}")))
+                               for i in range(16)))
+    finally:
+        await channel.close()
+
+    bodies: list[str] = []
+    while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10
+                                       ).get("Messages", []):
+        bodies += [json.loads(m["Body"])["Message"] for m in batch]
+        sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
+            {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(batch)])
+    sent = sorted(line for body in bodies for line in body.splitlines()
+                  if line.startswith("TransactionID: "))
+    assert sent == sorted(f"TransactionID: ev-{i}" for i in range(16))
+
+
 async def test_sns_channel_rejects_a_missing_topic(moto_endpoint: str) -> None:
     missing = "arn:aws:sns:us-east-1:123456789012:no-such-topic"
     channel = SnsChannel(_settings(notifier_channel="sns", sns_topic_arn=missing,
