@@ -366,8 +366,8 @@ def notifier_lines(drains: list[dict[str, Any]]) -> list[str]:
     first = drains[0]
     return ["", f"The notifier rows are a fraud wave: {fmt_num(first.get('decisions'))} of "
             "these decisions again, one in "
-            f"{fmt_num(first.get('block_every'))} made a block (in the ladder about 1 in 70 "
-            "are), read by a new group each time; every alert went to the bench's SMTP "
+            f"{fmt_num(first.get('block_every'))} made a block, read by a new group each "
+            "time; every alert went to the bench's SMTP "
             f"catcher and was recorded on the sent topic. {each}."]
 
 

@@ -78,7 +78,7 @@ POOL_SIZE = 20_000
 ALERT_BURST_DECISIONS = 20_000
 """Decisions in the notifier's fraud wave (taken from the capacity backlog's)."""
 ALERT_BURST_EVERY = 10
-"""One decision in this many is blocked in the fraud wave (about 1 in 70 in the ladder)."""
+"""One decision in this many is blocked in the fraud wave (1 in 50 to 70 in recent ladders)."""
 PRELOAD_RATE = 200_000.0
 """The capacity phase preloads its backlog "at" this rate: as fast as the generator can."""
 
@@ -709,7 +709,7 @@ class Bench:
         burst = min(n, ALERT_BURST_DECISIONS)
         self.say(f"capacity: a fraud wave of {burst} decisions, one in {ALERT_BURST_EVERY} "
                  "blocked")
-        burst_topic = await self.alert_burst(names, burst)
+        burst_topic, burst = await self.alert_burst(names, burst)
         results["notifier"] = []
         for concurrency in sorted({1, default_notifier_concurrency()}):
             self.say(f"capacity: notifier alerting on the fraud wave, {concurrency} in flight")
@@ -820,17 +820,18 @@ class Bench:
                 "peak_rss_mib": round(at_end.peak_rss_mib, 1) if at_end else None,
                 "bulk_size": 500}
 
-    async def alert_burst(self, names: Names, n: int) -> str:
+    async def alert_burst(self, names: Names, n: int) -> tuple[str, int]:
         """The first ``n`` decisions again on a topic of their own, as a fraud wave.
 
         One in :data:`ALERT_BURST_EVERY` is made a block (:func:`as_alert_burst`);
-        keys, and so partitions, stay the decisions' own.
+        keys, and so partitions, stay the decisions' own. Returns the topic and
+        how many decisions it holds (fewer than ``n`` only if fewer could be read).
         """
         topic = f"{names.prefix}.alert-burst"
         await self.admin.create_topics([NewTopic(topic, self.opts.partitions, 1)])
         reader = create_reader(self.settings)
         await reader.start()
-        keyed: list[tuple[int, bytes | None, bytes]] = []
+        keyed: list[tuple[bytes | None, bytes]] = []
         try:
             tps = [TopicPartition(names.decisions, p) for p in range(self.opts.partitions)]
             reader.assign(tps)
@@ -841,21 +842,20 @@ class Bench:
                 if all(at >= ends[tp] for at, tp in zip(positions, tps, strict=True)):
                     break
                 for records in (await reader.getmany(timeout_ms=500)).values():
-                    keyed += [(r.offset, r.key, r.value) for r in records
-                              if r.value is not None]
+                    keyed += [(r.key, r.value) for r in records if r.value is not None]
         finally:
             await reader.stop()
         chosen = keyed[:n]
-        values = as_alert_burst([value for _, _, value in chosen], ALERT_BURST_EVERY)
+        values = as_alert_burst([value for _, value in chosen], ALERT_BURST_EVERY)
         producer = create_producer(self.settings)
         await producer.start()
         try:
-            for (_, key, _), value in zip(chosen, values, strict=True):
+            for (key, _), value in zip(chosen, values, strict=True):
                 await producer.send(topic, value, key=key)
             await producer.flush()
         finally:
             await producer.stop()
-        return topic
+        return topic, len(chosen)
 
     async def drain_notifier(self, names: Names, topic: str, n: int,
                              concurrency: int) -> dict[str, Any]:

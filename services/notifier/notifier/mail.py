@@ -1,8 +1,8 @@
 """The alert e-mail: built with the standard library, or rendered straight to bytes.
 
 :func:`build_email` makes the message with :mod:`email` (header objects, the
-content manager) and aiosmtplib flattens it: about 0.6 ms of CPU per alert,
-most of the notifier's cost of an alert after the wait for the mail server.
+content manager) and aiosmtplib flattens it: about 0.6 ms of CPU per alert, a
+third of what the notifier spent on an alert (profiled draining a fraud wave).
 The headers that never change (``Subject``, ``From``, ``To``) are the same for
 every alert, and a typical body is short ASCII lines, so :class:`AlertMail`
 renders those once and fills in the rest: the same bytes, for a fraction of
