@@ -37,6 +37,11 @@ class ServiceSettings(BaseSettings):
     service_name: str = Field(description="Name used in logs, metrics and the DLQ envelope.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    cpu_nice: int = Field(
+        0, ge=0, le=19,
+        description="Unix niceness to run at (0-19; higher is lower CPU priority), set at "
+        "start. Matters when services share one host as processes (make run): the indexer, "
+        "notifier and archiver default to 10 so that decisions are scheduled first.")
     http_host: str = Field("0.0.0.0", description="Address the health/metrics server binds.")
     http_port: int = Field(8080, ge=1, le=65535)
     shutdown_timeout_s: float = Field(

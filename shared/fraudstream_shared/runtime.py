@@ -21,6 +21,7 @@ from fraudstream_shared.exceptions import ConfigError
 from fraudstream_shared.http.app import create_app
 from fraudstream_shared.http.worker import Worker
 from fraudstream_shared.logging import configure_logging, log_event
+from fraudstream_shared.priority import run_at_niceness
 
 log = logging.getLogger(__name__)
 S = TypeVar("S", bound=ServiceSettings)
@@ -65,6 +66,10 @@ def serve(
         print(f"fraudstream: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.service_name, settings.log_level)
+    # Before anything starts a thread: threads inherit their creator's niceness.
+    niceness = run_at_niceness(settings.cpu_nice)
+    if niceness:
+        log_event(log, logging.INFO, "service.cpu_priority", niceness=niceness)
     worker = build_worker(settings)
     tune_gc()
     crashed: list[BaseException] = []

@@ -3,6 +3,7 @@ and exits cleanly within 30 s of SIGTERM."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,18 @@ from tests.e2e.processes import ServiceProcess
 pytestmark = pytest.mark.e2e
 
 SERVICES = ["producer", "scorer", "notifier", "indexer", "archiver", "compliance"]
+OFF_THE_DECISION_PATH = {"notifier", "indexer", "archiver"}
+"""Services that run at niceness 10 by default (``CPU_NICE``)."""
+
+
+def thread_niceness(pid: int) -> set[int]:
+    """The niceness of every thread of process ``pid`` (field 19 of its ``stat``)."""
+    found = set()
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/stat") as stat:
+            # The command name (field 2) may hold spaces: count from after it.
+            found.add(int(stat.read().rsplit(")", 1)[1].split()[16]))
+    return found
 
 
 @pytest.fixture
@@ -55,6 +68,13 @@ def test_health_readiness_metrics_and_sigterm(name: str, service_factory) -> Non
 
     metrics = service.get("/metrics/").text
     assert f'fraudstream_ready{{service="{name}"}} 1.0' in metrics
+
+    # Every thread runs at the service's niceness (they inherit it from the
+    # main thread, which sets it before starting any).
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    expected = max(own, 10) if name in OFF_THE_DECISION_PATH else own
+    assert service.proc is not None
+    assert thread_niceness(service.proc.pid) == {expected}
 
     code, seconds = service.terminate(timeout=30)
     assert code == 0, service.log_tail()
