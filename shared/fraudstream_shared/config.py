@@ -40,8 +40,9 @@ class ServiceSettings(BaseSettings):
     cpu_nice: int = Field(
         0, ge=0, le=19,
         description="Unix niceness to run at (0-19; higher is lower CPU priority), set at "
-        "start. Matters when services share one host as processes (make run): the indexer, "
-        "notifier and archiver default to 10 so that decisions are scheduled first.")
+        "start. Matters only when services share one host as processes (make run): 10 for "
+        "the indexer, notifier and archiver schedules decisions first, at the price of the "
+        "sinks' lag when the host is full (README, Performance).")
     http_host: str = Field("0.0.0.0", description="Address the health/metrics server binds.")
     http_port: int = Field(8080, ge=1, le=65535)
     shutdown_timeout_s: float = Field(

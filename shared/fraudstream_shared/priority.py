@@ -5,13 +5,13 @@ bench), the scheduler shares the cores evenly between whatever is runnable, so
 a bulk request being built or a Parquet file being written delays the next
 decision as much as it delays itself. Decisions are what a payment waits for;
 an index or a lake a second behind is not. The services off that path (the
-indexer, notifier and archiver) therefore run at a lower priority
+indexer, notifier and archiver) can therefore run at a lower priority
 (``CPU_NICE``, Unix niceness): they get the cores the scorer and the broker
-leave, which on a busy machine is most of them but not first.
+leave. It is off by default: on a full machine the sinks then fall far behind
+(measured in the README's Performance section).
 
 Separate containers (Compose) or tasks (ECS) each have CPU of their own, so
-there the setting changes nothing; Compose gives the same services fewer
-``cpu_shares`` instead.
+there the setting changes nothing (Compose's ``cpu_shares`` is the equivalent).
 """
 
 from __future__ import annotations

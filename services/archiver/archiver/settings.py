@@ -22,9 +22,6 @@ class ArchiverSettings(ServiceSettings):
 
     service_name: str = "archiver"
     http_port: int = Field(8005, ge=1, le=65535)
-    # Off the decision path: on a host shared with the scorer, it takes the
-    # cores the scorer leaves (fraudstream_shared.priority).
-    cpu_nice: int = Field(10, ge=0, le=19)
     # Fuller fetches: rows wait in buffers for up to a minute before a file is
     # written, so half a second's wait for 1 MiB adds nothing that matters and
     # saves the broker and the archiver many small fetches.

@@ -19,9 +19,6 @@ class IndexerSettings(OpenSearchSettings):
 
     service_name: str = "indexer"
     http_port: int = Field(8004, ge=1, le=65535)
-    # Off the decision path: on a host shared with the scorer, it takes the
-    # cores the scorer leaves (fraudstream_shared.priority).
-    cpu_nice: int = Field(10, ge=0, le=19)
     # Fuller fetches: a document is searchable a refresh (1 s) after it is
     # indexed anyway, so waiting up to 100 ms for 128 KiB costs little latency
     # and saves the broker and the indexer many small fetches.

@@ -34,9 +34,6 @@ class NotifierSettings(ServiceSettings):
 
     service_name: str = "notifier"
     http_port: int = Field(8003, ge=1, le=65535)
-    # Off the decision path: on a host shared with the scorer, it takes the
-    # cores the scorer leaves (fraudstream_shared.priority).
-    cpu_nice: int = Field(10, ge=0, le=19)
     # Fuller fetches: each answered fetch costs a poll, a batch and an offset
     # commit. Answered at once (1 byte), batches held ~40 decisions at 2,500
     # decisions/s and that overhead was about a third of the notifier's CPU.

@@ -67,14 +67,12 @@ def test_zero_leaves_the_priority_alone() -> None:
     assert niceness_in_child(0) == [own] * 4
 
 
-def test_services_off_the_decision_path_default_to_a_lower_priority(
+def test_every_service_leaves_its_priority_alone_by_default(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CPU_NICE", raising=False)
-    assert ScorerSettings().cpu_nice == 0
-    assert ProducerSettings().cpu_nice == 0
-    assert IndexerSettings().cpu_nice == 10
-    assert NotifierSettings().cpu_nice == 10
-    assert ArchiverSettings().cpu_nice == 10
+    for settings in (ScorerSettings, ProducerSettings, IndexerSettings, NotifierSettings,
+                     ArchiverSettings):
+        assert settings().cpu_nice == 0
 
 
 def test_cpu_nice_is_read_from_the_environment_and_bounded(
