@@ -105,14 +105,20 @@ def moto_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         yield endpoint
 
 
-async def test_sns_channel_publishes_through_aioboto3(moto_endpoint: str) -> None:
-    sns = boto3.client("sns", region_name="us-east-1", endpoint_url=moto_endpoint)
-    sqs = boto3.client("sqs", region_name="us-east-1", endpoint_url=moto_endpoint)
-    topic_arn = sns.create_topic(Name="fraud-alerts")["TopicArn"]
-    queue_url = sqs.create_queue(QueueName="alerts-inbox")["QueueUrl"]
+def _topic_to_queue(endpoint: str, name: str) -> tuple[str, Any, str]:
+    """An SNS topic on moto with an SQS queue subscribed: its ARN, the SQS client, the queue."""
+    sns = boto3.client("sns", region_name="us-east-1", endpoint_url=endpoint)
+    sqs = boto3.client("sqs", region_name="us-east-1", endpoint_url=endpoint)
+    topic_arn = sns.create_topic(Name=name)["TopicArn"]
+    queue_url = sqs.create_queue(QueueName=f"{name}-inbox")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(
         QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    return topic_arn, sqs, queue_url
+
+
+async def test_sns_channel_publishes_through_aioboto3(moto_endpoint: str) -> None:
+    topic_arn, sqs, queue_url = _topic_to_queue(moto_endpoint, "fraud-alerts")
 
     channel = SnsChannel(_settings(notifier_channel="sns", sns_topic_arn=topic_arn,
                                    aws_endpoint_url=moto_endpoint))
@@ -134,13 +140,7 @@ async def test_sns_channel_publishes_through_aioboto3(moto_endpoint: str) -> Non
 
 
 async def test_sns_channel_publishes_concurrent_alerts_each_once(moto_endpoint: str) -> None:
-    sns = boto3.client("sns", region_name="us-east-1", endpoint_url=moto_endpoint)
-    sqs = boto3.client("sqs", region_name="us-east-1", endpoint_url=moto_endpoint)
-    topic_arn = sns.create_topic(Name="fraud-alerts-burst")["TopicArn"]
-    queue_url = sqs.create_queue(QueueName="alerts-burst")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(
-        QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    topic_arn, sqs, queue_url = _topic_to_queue(moto_endpoint, "fraud-alerts-burst")
 
     channel = SnsChannel(_settings(notifier_channel="sns", sns_topic_arn=topic_arn,
                                    aws_endpoint_url=moto_endpoint, notifier_concurrency=16))
