@@ -4,6 +4,8 @@ A separate ``read_committed`` reader (no consumer group, every partition from
 the beginning) of the output topic. For each record it takes the arrival time
 (wall clock, right after the poll returned) and the stamped intended send
 time, and keeps them by sequence number; duplicates are counted, not kept.
+A decision's own timings (``proc_time`` and ``ttdf``, ms after the intended
+time) are kept beside them, ``nan`` for records that carry none.
 It stops when the control file says how many events to expect and all have
 arrived, when the control file's deadline passes, or on SIGTERM; then it
 writes the arrays (``.npz``) and a small JSON summary.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import signal
 import sys
 import time
@@ -24,14 +27,18 @@ import numpy as np
 from aiokafka import TopicPartition
 
 from bench.common import bench_settings, read_json, topic_partitions, write_json
-from bench.payloads import read_stamp, seq_of
+from bench.payloads import read_stamp, read_timings, seq_of
 from fraudstream_shared.kafka import create_admin, create_reader
 
 CONTROL_EVERY_S = 0.5
 
 
 class Measurer:
-    """Collects ``(seq, intended, arrival)`` for every first arrival of our events."""
+    """Collects ``(seq, intended, arrival, scoring, decided)`` per first arrival of our events.
+
+    ``scoring`` and ``decided`` are the decision's ``proc_time`` and ``ttdf``:
+    ms after the intended time at which the scorer started on it and decided it.
+    """
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
@@ -39,6 +46,8 @@ class Measurer:
         self.seqs: list[int] = []
         self.intended: list[float] = []
         self.arrival: list[float] = []
+        self.scoring: list[float] = []
+        self.decided: list[float] = []
         self.duplicates = 0
         self.foreign = 0
         self.outcomes: Counter[str] = Counter()
@@ -57,6 +66,10 @@ class Measurer:
         self.seqs.append(seq)
         self.intended.append(stamp.intended_epoch)
         self.arrival.append(arrived)
+        timings = read_timings(value) if value else None
+        scoring, decided = timings if timings is not None else (math.nan, math.nan)
+        self.scoring.append(scoring)
+        self.decided.append(decided)
         if stamp.outcome:
             self.outcomes[stamp.outcome] += 1
 
@@ -132,7 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(spec["out"])
     np.savez(out, seq=np.asarray(measurer.seqs, dtype=np.int64),
              intended=np.asarray(measurer.intended, dtype=np.float64),
-             arrival=np.asarray(measurer.arrival, dtype=np.float64))
+             arrival=np.asarray(measurer.arrival, dtype=np.float64),
+             scoring=np.asarray(measurer.scoring, dtype=np.float64),
+             decided=np.asarray(measurer.decided, dtype=np.float64))
     write_json(out.with_suffix(".json"), {
         "received": len(measurer.seen), "duplicates": measurer.duplicates,
         "foreign": measurer.foreign, "outcomes": dict(measurer.outcomes),

@@ -26,6 +26,8 @@ STAMPED_FIELDS = ("event_id", "event_time")
 _EVENT_ID = re.compile(rb'"event_id":"([^"]*)"')
 _EVENT_TIME = re.compile(rb'"event_time":"([^"]*)"')
 _OUTCOME = re.compile(rb'"outcome":"([a-z]+)"')
+_PROC_TIME = re.compile(rb'"proc_time":(-?\d+)[,}]')
+_TTDF = re.compile(rb'"ttdf":(-?\d+)[,}]')
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,21 @@ def read_stamp(value: bytes) -> Stamp | None:
     outcome = _OUTCOME.search(value)
     return Stamp(found_id.group(1).decode("utf-8"), when.timestamp(),
                  outcome.group(1).decode("ascii") if outcome else None)
+
+
+def read_timings(value: bytes) -> tuple[float, float] | None:
+    """A decision's ``(proc_time, ttdf)``: ms from ``event_time`` to scoring started and decided.
+
+    In the bench ``event_time`` is the intended send time, so these split an
+    event's latency into waiting for the scorer, scoring, and publishing (what
+    is left until the reader sees it). ``None`` when the value carries neither
+    (a transaction, or not ours).
+    """
+    proc_time = _PROC_TIME.search(value)
+    ttdf = _TTDF.search(value)
+    if proc_time is None or ttdf is None:
+        return None
+    return float(proc_time.group(1)), float(ttdf.group(1))
 
 
 def write_pool(path: Path, events: Iterable[dict[str, Any]]) -> None:

@@ -6,7 +6,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from bench.stats import from_json_number
+from bench.stats import BREAKDOWN_SEGMENTS, from_json_number
 
 PIPELINE = ("scorer", "indexer", "notifier", "archiver")
 FLOOR = ("nullscorer", "indexer", "notifier", "archiver")
@@ -172,6 +172,37 @@ def stepped_lines(title: str, runs: Sequence[dict[str, Any]], services: Sequence
                       "the threshold, so no higher load was offered; events not decided "
                       "before the drain deadline count as ∞.", ""]
     return lines
+
+
+def breakdown_lines(runs: Sequence[dict[str, Any]]) -> list[str]:
+    """Where each step's latency went: waiting for the scorer, scoring, publishing."""
+    tables: list[str] = []
+    for run in runs:
+        rows = []
+        for step in run.get("steps", []):
+            b = step.get("breakdown_ms") if step.get("run") else None
+            if not b:
+                continue
+            parts = [b[name] for name in BREAKDOWN_SEGMENTS]
+            rows.append([fmt_num(step["rate"]), fmt_ms(step["decision_ms"]["p99"]),
+                         *(f"{fmt_ms(p['p50'])} / {fmt_ms(p['p99'])}" for p in parts),
+                         " / ".join(fmt_ms(p["slowest"]) for p in parts)])
+        if rows:
+            mode = "exactly-once on" if run.get("exactly_once") else "exactly-once off"
+            tables += [f"### {mode}", "", *table(
+                ["offered tx/s", "p99 ms", "waiting p50 / p99 ms", "scoring p50 / p99 ms",
+                 "publishing p50 / p99 ms", "slowest 1 %: waiting / scoring / publishing ms"],
+                rows), ""]
+    if not tables:
+        return []
+    return ["## Where the latency goes", "",
+            "Each decision carries the milliseconds from its intended send time to the "
+            "moment the scorer started on it (`proc_time`) and decided it (`ttdf`). That "
+            "splits its latency into *waiting* (the generator, the broker, the scorer's "
+            "fetch and the polls ahead of it), *scoring*, and *publishing* (producing, the "
+            "transaction's commit, the reader's fetch). The last column is each part's mean "
+            "over the slowest 1 % of the step's events: what the p99 is made of.", "",
+            *tables]
 
 
 OUR_SERVICES = ("scorer", "nullscorer", "indexer", "notifier", "archiver")
@@ -461,6 +492,7 @@ def render_markdown(results: dict[str, Any], png_name: str | None = None) -> str
     lines += targets_lines(results)
     lines += stepped_lines("The pipeline (scorer → indexer + notifier + archiver)",
                            results.get("pipeline") or [], PIPELINE, searchable=True)
+    lines += breakdown_lines(results.get("pipeline") or [])
     lines += stepped_lines("Floor: the pipeline with a pass-through scorer (no scoring)",
                            results.get("floor") or [], FLOOR, searchable=True)
     lines += budget_lines(results)

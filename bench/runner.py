@@ -66,7 +66,14 @@ from bench.procstats import (
 )
 from bench.schedule import Schedule, Step
 from bench.services import Service, ServiceError
-from bench.stats import json_number, median_drain, per_thousand, rate, summarize
+from bench.stats import (
+    json_number,
+    latency_breakdown,
+    median_drain,
+    per_thousand,
+    rate,
+    summarize,
+)
 from bench.targets import BUFFERING
 from fraudstream_shared.kafka import create_admin, create_producer, create_reader
 
@@ -606,6 +613,12 @@ class Bench:
                 "generator": summary["steps"][k]["send_lateness_ms"],
                 "saturated": saturated_at == k,
             }
+            if kind == "pipeline" and "scoring" in data:
+                # Only the real scorer's decisions carry timings of this run (the
+                # floor's pool was decided beforehand, the null scorer adds none).
+                in_step = step_of == k
+                result["breakdown_ms"] = latency_breakdown(
+                    mine, data["scoring"][in_step], data["decided"][in_step])
             if poller is not None:
                 wanted = [s for s in poller.wanted() if s.step == k]
                 found = [poller.found[s.event_id] * 1000 for s in wanted

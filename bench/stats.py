@@ -117,3 +117,41 @@ def median_drain(drains: Sequence[dict[str, Any]], key: str = "events_per_cpu_se
     return {**middle, "drains": [
         {name: d.get(name) for name in (key, "events_per_s", "cpu_seconds", "seconds")}
         for d in drains]}
+
+
+BREAKDOWN_SEGMENTS = ("waiting", "scoring", "publishing")
+"""An event's latency in three parts: intended → the scorer started on it → decided → read."""
+
+
+def latency_breakdown(latency_ms: npt.ArrayLike, scoring_ms: npt.ArrayLike,
+                      decided_ms: npt.ArrayLike) -> dict[str, Any] | None:
+    """Where the latency of the decided events went, typical and in the tail.
+
+    ``scoring_ms`` and ``decided_ms`` are each decision's ``proc_time`` and
+    ``ttdf`` (ms after the intended time, ``nan`` when the decision carried
+    none). The parts are *waiting* (intended → scoring started: the generator,
+    the broker, the scorer's fetch and its queue), *scoring* (started →
+    decided) and *publishing* (decided → the reader saw it: producing, the
+    transaction's commit, the reader's fetch). Each part gets its p50 and p99
+    over all events, and ``slowest``: its mean over the slowest 1 % of events
+    (at least one), which says which part the tail is made of.
+    ``None`` when no event carried timings.
+    """
+    latency = np.asarray(latency_ms, dtype=np.float64)
+    scoring = np.asarray(scoring_ms, dtype=np.float64)
+    decided = np.asarray(decided_ms, dtype=np.float64)
+    known = np.isfinite(latency) & np.isfinite(scoring) & np.isfinite(decided)
+    if not known.any():
+        return None
+    latency, scoring, decided = latency[known], scoring[known], decided[known]
+    parts = {"waiting": scoring, "scoring": decided - scoring, "publishing": latency - decided}
+    # The slowest 1 % (at least one event): ties at the edge are cut, not all let in.
+    tail = np.argsort(latency, kind="stable")[-max(1, math.ceil(len(latency) / 100)):]
+    return {
+        "count": int(known.sum()),
+        "tail_count": len(tail),
+        **{name: {"p50": percentile(np.sort(values), 0, 50.0),
+                  "p99": percentile(np.sort(values), 0, 99.0),
+                  "slowest": float(values[tail].mean())}
+           for name, values in parts.items()},
+    }

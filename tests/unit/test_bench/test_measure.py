@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from bench.measure import Measurer, should_stop
 from bench.payloads import make_template, render
 from tests.support.factories import original_sample_transaction
@@ -23,6 +25,20 @@ def test_first_arrivals_are_kept_and_duplicates_counted() -> None:
     assert measurer.intended == [1_790_000_001.0, 1_790_000_002.0]
     assert measurer.arrival == [1_790_000_001.5, 1_790_000_003.0]
     assert measurer.duplicates == 1
+    # Transactions carry no decision timings.
+    assert all(math.isnan(x) for x in measurer.scoring + measurer.decided)
+
+
+def test_a_decisions_timings_are_kept_beside_its_arrival() -> None:
+    measurer = Measurer("bench-r-pipe")
+    decided = value(3)[:-1] + b',"fd":{"outcome":"approve","proc_time":25,"ttdf":31}}'
+
+    measurer.add(decided, 1_790_000_003.1)
+
+    assert measurer.seqs == [3]
+    assert measurer.scoring == [25.0]
+    assert measurer.decided == [31.0]
+    assert measurer.outcomes == {"approve": 1}
 
 
 def test_other_runs_and_junk_are_counted_as_foreign() -> None:

@@ -16,11 +16,12 @@ from bench.payloads import (
     make_template,
     read_pool,
     read_stamp,
+    read_timings,
     render,
     seq_of,
     write_pool,
 )
-from fraudstream_shared.events import ProcessedTransaction, Transaction, decode
+from fraudstream_shared.events import ProcessedTransaction, Transaction, decode, encode
 from tests.support.factories import original_sample_transaction
 
 
@@ -50,6 +51,19 @@ def test_the_stamp_survives_into_the_decision() -> None:
     assert stamp.event_id == "bench-x-7"
     assert stamp.intended_epoch == pytest.approx(1_790_000_000.25, abs=1e-6)
     assert stamp.outcome == "block"
+
+
+def test_a_decisions_timings_are_read_from_the_bytes_the_scorer_writes() -> None:
+    template = make_template(original_sample_transaction(), partitions=6)
+    tx = decode(Transaction, render(template, "bench-x-8", 1_790_000_000.0))
+    decision = ProcessedTransaction(**tx.model_dump(), fd={
+        "outcome": "review", "model_version": "m", "detector_version": "d", "proc_time": 37,
+        "ttdf": 41, "scorer_time": 4.2, "frauddetector_time": 4,
+        "scored_at": "2026-11-25T18:55:00Z"})
+
+    assert read_timings(encode(decision)) == (37.0, 41.0)
+    assert read_timings(render(template, "bench-x-9", 1_790_000_000.0)) is None
+    assert read_timings(b'{"fd":{"proc_time":12}}') is None
 
 
 def test_messages_without_a_stamp_are_not_ours() -> None:

@@ -195,3 +195,25 @@ def test_repeated_scorer_drains_show_the_median_in_the_table_and_each_drain_belo
     single = render_markdown(results(capacity=capacity()))
     assert "| scorer (exactly-once) | 30,000 |" in single
     assert "drains, in the order they ran" not in single
+
+
+def test_where_the_latency_goes_is_a_table_per_mode_of_the_steps_that_carry_it() -> None:
+    timed = step(2500, p99=240.0)
+    timed["breakdown_ms"] = {
+        "count": 75_000, "tail_count": 750,
+        "waiting": {"p50": 30.0, "p99": 180.0, "slowest": 170.0},
+        "scoring": {"p50": 4.5, "p99": 12.0, "slowest": 8.0},
+        "publishing": {"p50": 25.0, "p99": 70.0, "slowest": 62.0}}
+    data = results(pipeline=[stepped(True, [step(1000), timed, not_run(5000)]),
+                             stepped(False, [step(1000)])])
+
+    text = render_markdown(data)
+
+    assert "## Where the latency goes" in text
+    assert "| 2,500 | 240 | 30 / 180 | 4.5 / 12 | 25 / 70 | 170 / 8.0 / 62 |" in text
+    section = text.split("## Where the latency goes")[1].split("\n## ")[0]
+    assert "### exactly-once on" in section
+    assert "| 1,000 |" not in section  # no timings: no row
+    assert "### exactly-once off" not in section  # no timed step: no table
+    assert "Where the latency goes" not in render_markdown(
+        results(pipeline=[stepped(True, [step(1000)])]))

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bench.stats import (
+    BREAKDOWN_SEGMENTS,
     from_json_number,
     json_number,
+    latency_breakdown,
     median_drain,
     per_thousand,
     percentile,
@@ -125,3 +128,36 @@ def test_the_median_drain_has_as_many_drains_below_as_above_or_one_more_above(
     assert chosen in values
     assert below <= (len(values) - 1) // 2
     assert above <= len(values) // 2
+
+
+def test_the_breakdown_splits_latency_into_waiting_scoring_and_publishing() -> None:
+    # 100 events: 99 quick ones and one that waited 300 ms for the scorer.
+    latency = [20.0] * 99 + [340.0]
+    scoring = [5.0] * 99 + [300.0]
+    decided = [9.0] * 99 + [310.0]
+
+    b = latency_breakdown(latency, scoring, decided)
+
+    assert b is not None
+    assert b["count"] == 100
+    assert b["tail_count"] == 1
+    assert b["waiting"] == {"p50": 5.0, "p99": 5.0, "slowest": 300.0}
+    assert b["scoring"] == {"p50": 4.0, "p99": 4.0, "slowest": 10.0}
+    assert b["publishing"] == {"p50": 11.0, "p99": 11.0, "slowest": 30.0}
+
+
+def test_the_parts_add_up_to_the_latency_and_events_without_timings_are_left_out() -> None:
+    latency = np.array([50.0, 60.0, 70.0, math.inf, 80.0])
+    scoring = np.array([10.0, 20.0, math.nan, 1.0, 30.0])
+    decided = np.array([15.0, 28.0, math.nan, 2.0, 33.0])
+
+    b = latency_breakdown(latency, scoring, decided)
+
+    assert b is not None
+    assert b["count"] == 3  # no timings, or never decided: not in the breakdown
+    assert sum(b[name]["slowest"] for name in BREAKDOWN_SEGMENTS) == 80.0
+
+
+def test_no_breakdown_without_timings() -> None:
+    assert latency_breakdown([10.0, 20.0], [math.nan, math.nan], [math.nan, math.nan]) is None
+    assert latency_breakdown([], [], []) is None
