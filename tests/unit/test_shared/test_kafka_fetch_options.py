@@ -30,6 +30,6 @@ def test_the_scorer_waits_briefly_and_sinks_wait_for_fuller_fetches() -> None:
     assert (scorer.kafka_fetch_min_bytes, scorer.kafka_fetch_max_wait_ms) == (256 * 1024, 20)
     for sink in (IndexerSettings, NotifierSettings, ArchiverSettings):
         settings = sink(_env_file=None)  # type: ignore[call-arg]
-        assert settings.kafka_fetch_min_bytes >= 128 * 1024
+        assert settings.kafka_fetch_min_bytes >= 256 * 1024
         # Bounded: a quiet topic still delivers within half a second.
         assert settings.kafka_fetch_max_wait_ms <= 500
