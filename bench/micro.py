@@ -30,7 +30,7 @@ import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from bench.common import read_json, write_json
 from bench.payloads import read_pool, render, templates
@@ -88,7 +88,7 @@ def run_stages(pool_path: Path, events: int, batch: int) -> dict[str, Any]:
 
     stage("decode", len(values), decode_all)
 
-    def features_with(kind: str) -> Callable[[], None]:
+    def features_with(kind: Literal["native", "python"]) -> Callable[[], None]:
         new_store, labels = engine.new_store, engine.labels
         if kind != engine.store_kind:
             def new_store() -> Any:
