@@ -7,6 +7,7 @@ group), a free HTTP port for ``/readyz`` and its output in a log file.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -20,12 +21,35 @@ from pathlib import Path
 from bench.common import REPO
 from bench.procstats import ProcSample, sample
 
+_HANDED_OUT: set[int] = set()
+"""Ports :func:`free_port` has returned in this process."""
+
 
 def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port nobody listens on right now, and never one this process handed out before.
+
+    The kernel may give the same free port to two ``bind(0)`` calls in a row,
+    and a port handed to a service is not bound until that service starts: two
+    services could be given one port, the second would fail to bind, and the
+    first would answer the second's readiness checks.
+    """
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+
+
+def readiness_service(body: bytes) -> str | None:
+    """The ``service`` a ``/readyz`` answer names (``None`` if it names none)."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    service = parsed.get("service") if isinstance(parsed, dict) else None
+    return service if isinstance(service, str) else None
 
 
 class ServiceError(RuntimeError):
@@ -40,6 +64,10 @@ class Service:
                  http: bool = True) -> None:
         self.name = name
         self.port = int(env.get("HTTP_PORT") or free_port()) if http else None
+        # Who must answer on the port: a service reports its SERVICE_NAME, by
+        # default its package's name.
+        self.service_name = (env.get("SERVICE_NAME") or module.rsplit(".", 1)[-1]
+                             if module and http else None)
         self.log_path = log_dir / f"{name}.log"
         self.argv = argv or [sys.executable, "-m", module or name]
         extra = {"HTTP_PORT": str(self.port), "HTTP_HOST": "127.0.0.1"} if http else {}
@@ -66,13 +94,23 @@ class Service:
         return self.proc is not None and self.proc.poll() is None
 
     def ready(self) -> bool:
-        """``/readyz`` answers 200."""
+        """``/readyz`` answers 200, from this service.
+
+        Raises :class:`ServiceError` when another service answers on its port.
+        """
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz",
                                         timeout=2) as response:
-                return bool(response.status == 200)
+                body = response.read()
+                ok = bool(response.status == 200)
         except (urllib.error.URLError, OSError):
             return False
+        if self.service_name is not None:
+            answered = readiness_service(body)
+            if answered != self.service_name:
+                raise ServiceError(f"{self.name}: port {self.port} answers as {answered!r}, "
+                                   f"not {self.service_name!r}:\n{self.log_tail()}")
+        return ok
 
     def wait_ready(self, timeout: float = 120) -> None:
         """Block until ready, or raise with the log tail."""
