@@ -37,13 +37,19 @@ def test_a_rendered_message_is_a_valid_transaction_with_its_stamp() -> None:
     assert tx.entity_id == "123-45-6789"
 
 
-def test_the_stamp_survives_into_the_decision() -> None:
+def decided(event_id: str, intended: float, *, outcome: str, proc_time: int, ttdf: int
+            ) -> ProcessedTransaction:
+    """The decision of a rendered bench transaction, with the given outcome and timings."""
     template = make_template(original_sample_transaction(), partitions=6)
-    tx = decode(Transaction, render(template, "bench-x-7", 1_790_000_000.25))
-    decision = ProcessedTransaction(**tx.model_dump(), fd={
-        "outcome": "block", "model_version": "m", "detector_version": "d", "proc_time": 1,
-        "ttdf": 2, "scorer_time": 0.5, "frauddetector_time": 1,
-        "scored_at": "2026-11-25T18:55:00Z"})
+    tx = decode(Transaction, render(template, event_id, intended))
+    return ProcessedTransaction(**tx.model_dump(), fd={
+        "outcome": outcome, "model_version": "m", "detector_version": "d",
+        "proc_time": proc_time, "ttdf": ttdf, "scorer_time": float(ttdf - proc_time),
+        "frauddetector_time": ttdf - proc_time, "scored_at": "2026-11-25T18:55:00Z"})
+
+
+def test_the_stamp_survives_into_the_decision() -> None:
+    decision = decided("bench-x-7", 1_790_000_000.25, outcome="block", proc_time=1, ttdf=2)
 
     stamp = read_stamp(decision.model_dump_json(exclude_none=True).encode())
 
@@ -54,14 +60,10 @@ def test_the_stamp_survives_into_the_decision() -> None:
 
 
 def test_a_decisions_timings_are_read_from_the_bytes_the_scorer_writes() -> None:
-    template = make_template(original_sample_transaction(), partitions=6)
-    tx = decode(Transaction, render(template, "bench-x-8", 1_790_000_000.0))
-    decision = ProcessedTransaction(**tx.model_dump(), fd={
-        "outcome": "review", "model_version": "m", "detector_version": "d", "proc_time": 37,
-        "ttdf": 41, "scorer_time": 4.2, "frauddetector_time": 4,
-        "scored_at": "2026-11-25T18:55:00Z"})
+    decision = decided("bench-x-8", 1_790_000_000.0, outcome="review", proc_time=37, ttdf=41)
 
     assert read_timings(encode(decision)) == (37.0, 41.0)
+    template = make_template(original_sample_transaction(), partitions=6)
     assert read_timings(render(template, "bench-x-9", 1_790_000_000.0)) is None
     assert read_timings(b'{"fd":{"proc_time":12}}') is None
 
