@@ -66,8 +66,9 @@ class Service:
         self.port = int(env.get("HTTP_PORT") or free_port()) if http else None
         # Who must answer on the port: a service reports its SERVICE_NAME, by
         # default its package's name.
-        self.service_name = (env.get("SERVICE_NAME") or module.rsplit(".", 1)[-1]
-                             if module and http else None)
+        self.service_name: str | None = None
+        if module and http:
+            self.service_name = env.get("SERVICE_NAME") or module.rsplit(".", 1)[-1]
         self.log_path = log_dir / f"{name}.log"
         self.argv = argv or [sys.executable, "-m", module or name]
         extra = {"HTTP_PORT": str(self.port), "HTTP_HOST": "127.0.0.1"} if http else {}

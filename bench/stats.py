@@ -145,13 +145,14 @@ def latency_breakdown(latency_ms: npt.ArrayLike, scoring_ms: npt.ArrayLike,
         return None
     latency, scoring, decided = latency[known], scoring[known], decided[known]
     parts = {"waiting": scoring, "scoring": decided - scoring, "publishing": latency - decided}
+    ordered = {name: np.sort(values) for name, values in parts.items()}
     # The slowest 1 % (at least one event): ties at the edge are cut, not all let in.
     tail = np.argsort(latency, kind="stable")[-max(1, math.ceil(len(latency) / 100)):]
     return {
         "count": int(known.sum()),
         "tail_count": len(tail),
-        **{name: {"p50": percentile(np.sort(values), 0, 50.0),
-                  "p99": percentile(np.sort(values), 0, 99.0),
+        **{name: {"p50": percentile(ordered[name], 0, 50.0),
+                  "p99": percentile(ordered[name], 0, 99.0),
                   "slowest": float(values[tail].mean())}
            for name, values in parts.items()},
     }
