@@ -1,6 +1,6 @@
 """``python -m bench run|report`` — see ``bench/README.md``.
 
-``run`` measures (about 10–15 minutes with the defaults) and writes
+``run`` measures (about 25 minutes with the defaults) and writes
 ``bench/results/<date>.json``, ``<date>.md`` and ``<date>.png``; ``report``
 re-renders the Markdown and the plot from a results file.
 """
@@ -24,6 +24,17 @@ def floats(text: str) -> tuple[float, ...]:
     if not values or any(v <= 0 for v in values):
         raise argparse.ArgumentTypeError(f"expected positive numbers separated by commas: {text}")
     return values
+
+
+def positive(text: str) -> float:
+    """A number above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number: {text}")
+    return value
 
 
 def at_least_one(text: str) -> int:
@@ -64,6 +75,14 @@ def parser() -> argparse.ArgumentParser:
                      help="a sustained exactly-once run at --sustain-rate (600 = the target's "
                           "10 minutes; 0 = none)")
     run.add_argument("--sustain-rate", type=float, default=defaults.sustain_rate)
+    run.add_argument("--latency-rate", type=positive, default=defaults.latency_rate,
+                     help="the latency phase's rate, tx/s (default: %(default)s; the p99 "
+                          "targets are judged on it only at 2,500)")
+    run.add_argument("--latency-windows", type=at_least_one, default=defaults.latency_windows,
+                     help="windows of the latency phase, pooled for the p99 verdicts "
+                          "(default: %(default)s)")
+    run.add_argument("--latency-seconds", type=positive, default=defaults.latency_seconds,
+                     help="seconds of each latency window (default: %(default)s)")
     run.add_argument("--capacity-events", type=int, default=defaults.capacity_events)
     run.add_argument("--capacity-repeats", type=at_least_one, default=defaults.capacity_repeats,
                      help="scorer drains of the backlog; the report takes the median "
@@ -109,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
         rates=args.rates, step_seconds=args.step_seconds,
         null_step_seconds=args.null_step_seconds, floor_rates=args.floor_rates,
         sustain_seconds=args.sustain_seconds,
-        sustain_rate=args.sustain_rate, capacity_events=args.capacity_events,
+        sustain_rate=args.sustain_rate, latency_rate=args.latency_rate,
+        latency_windows=args.latency_windows, latency_seconds=args.latency_seconds,
+        capacity_events=args.capacity_events,
         capacity_repeats=args.capacity_repeats,
         perf_records=args.perf_records, e2e_messages=args.e2e_messages,
         drain_timeout_s=args.drain_timeout, saturation_lag_s=args.saturation_lag,

@@ -71,13 +71,14 @@ from bench.stats import (
     latency_breakdown,
     median_drain,
     per_thousand,
+    pooled_windows,
     rate,
     summarize,
 )
 from bench.targets import BUFFERING
 from fraudstream_shared.kafka import create_admin, create_producer, create_reader
 
-PHASES = ("pipeline", "null", "floor", "kafka", "capacity", "micro")
+PHASES = ("pipeline", "latency", "null", "floor", "kafka", "capacity", "micro")
 MONITOR_EVERY_S = 1.0
 JUDGE_BEFORE_END_S = 2.5
 """A step's lag is judged this long before its end (the generator then stops at its end)."""
@@ -88,6 +89,12 @@ ALERT_BURST_EVERY = 10
 """One decision in this many is blocked in the fraud wave (1 in 50 to 70 in recent ladders)."""
 PRELOAD_RATE = 200_000.0
 """The capacity phase preloads its backlog "at" this rate: as fast as the generator can."""
+SCORED_KINDS = ("pipeline", "latency")
+"""Runs whose decisions the real scorer made during the run, so they carry its timings (the
+floor's pool was decided beforehand, the null scorer adds none)."""
+LATENCY_WARMUP = (0.5, 10.0)
+"""The latency phase's warm-up: this share of its rate, for this many seconds. Its services
+start cold, where the ladder's had already carried the lower steps."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +108,9 @@ class Options:
     floor_rates: tuple[float, ...] = (1000, 2500, 5000, 7500)
     sustain_seconds: float = 0.0
     sustain_rate: float = 5000.0
+    latency_rate: float = 2500.0
+    latency_windows: int = 5
+    latency_seconds: float = 30.0
     capacity_events: int = 60_000
     capacity_repeats: int = 3
     perf_records: int = 300_000
@@ -389,6 +399,8 @@ class Bench:
         try:
             if "pipeline" in self.opts.phases:
                 await self.pipeline_phase()
+            if "latency" in self.opts.phases:
+                await self.latency_phase()
             if "null" in self.opts.phases:
                 await self.null_phase()
             if "floor" in self.opts.phases:
@@ -452,6 +464,23 @@ class Bench:
             self.results["sustained"] = await self.stepped("sustain", sustained,
                                                            exactly_once=True, null=False)
 
+    async def latency_phase(self) -> None:
+        """The pipeline held at one rate for several windows, exactly-once on, then off.
+
+        One step of the ladder is one sample of a tail that swings by 2× between
+        runs of the same code; the p99 targets are judged on these windows
+        pooled (``stepped_result`` adds ``pooled``), and every window's own p99
+        shows how far a single step can be trusted.
+        """
+        o = self.opts
+        schedule = Schedule.stepped([o.latency_rate] * o.latency_windows, o.latency_seconds)
+        share, seconds = LATENCY_WARMUP
+        self.results["latency"] = [
+            await self.stepped(f"lat-{'eos' if eos else 'alo'}", schedule, exactly_once=eos,
+                               null=False, kind="latency",
+                               warmup_step=Step(o.latency_rate * share, seconds))
+            for eos in (True, False)]
+
     async def null_phase(self) -> None:
         """The null scorer under the same steps, exactly-once on and off."""
         schedule = Schedule.stepped(self.opts.rates, self.opts.null_step_seconds)
@@ -472,12 +501,16 @@ class Bench:
 
     async def stepped(self, phase: str, schedule: Schedule, *, exactly_once: bool,
                       null: bool, sinks: bool | None = None,
-                      pool: Path | None = None) -> dict[str, Any]:
+                      pool: Path | None = None, kind: str | None = None,
+                      warmup_step: Step | None = None) -> dict[str, Any]:
         """One stepped run; returns its per-step figures.
 
         ``null`` puts the null scorer in the scorer's place; ``sinks`` (default:
         not ``null``) runs the indexer, notifier and archiver behind it; ``pool``
-        replaces the pool of transactions the generator sends.
+        replaces the pool of transactions the generator sends. ``kind`` names
+        the run in the results (default: from ``null`` and ``sinks``).
+        ``warmup_step`` replaces the default warm-up (the first step's rate for
+        ``Options.warmup_seconds``), reported apart from the steps.
         """
         names = Names(self.run_id, phase)
         sinks = not null if sinks is None else sinks
@@ -517,12 +550,13 @@ class Bench:
             "bootstrap": self.opts.bootstrap, "topic": names.decisions, "prefix": names.prefix,
             "out": str(out), "control": str(control), "ready": str(ready)}), ready=False)
         await wait_for_file(ready, measurer)
-        warmup = self.opts.warmup_seconds > 0
-        if warmup:
-            # A short first step at the first rate, reported apart: the first
-            # events after a start meet cold connections and caches.
-            schedule = Schedule((Step(schedule.steps[0].rate, self.opts.warmup_seconds),
-                                 *schedule.steps))
+        if warmup_step is None and self.opts.warmup_seconds > 0:
+            warmup_step = Step(schedule.steps[0].rate, self.opts.warmup_seconds)
+        warmup = warmup_step is not None
+        if warmup_step is not None:
+            # A short first step, reported apart: the first events after a
+            # start meet cold connections and caches.
+            schedule = Schedule((warmup_step, *schedule.steps))
         started = self.work / f"{phase}-generate.started.json"
         generator = self.start(self.bench_process(f"generate-{phase}", "bench.generate", {
             "bootstrap": self.opts.bootstrap, "topic": names.transactions,
@@ -550,7 +584,8 @@ class Bench:
                           [(s.name.removesuffix("-" + phase), g, t) for s, g, t in watched],
                           first_judged=1 if warmup else 0)
         judged = schedule.steps[1:] if warmup else schedule.steps
-        warm_up = f"a {self.opts.warmup_seconds:g} s warm-up, then " if warmup else ""
+        warm_up = (f"a {warmup_step.seconds:g} s warm-up at {warmup_step.rate:g} tx/s, then "
+                   if warmup_step is not None else "")
         steps = f"{len(judged)} step{'' if len(judged) == 1 else 's'}"
         self.say(f"{phase}: {warm_up}{steps} of {judged[-1].seconds:g} s at "
                  f"{', '.join(f'{s.rate:g}' for s in judged)} tx/s")
@@ -577,8 +612,8 @@ class Bench:
         measurer.stop()
         return self.stepped_result(phase, schedule, t0, summary, saturated_at, monitor,
                                    out, poller, exactly_once=exactly_once, warmup=warmup,
-                                   kind="floor" if null and sinks else
-                                   "null_scorer" if null else "pipeline")
+                                   kind=kind or ("floor" if null and sinks else
+                                                 "null_scorer" if null else "pipeline"))
 
     def stepped_result(self, phase: str, schedule: Schedule, t0: float, summary: dict[str, Any],
                        saturated_at: int | None, monitor: Monitor, out: Path,
@@ -587,7 +622,8 @@ class Bench:
         """Per-step figures from the measurer's arrays and the monitor's samples.
 
         With ``warmup`` the schedule's first step is the warm-up: reported as
-        ``warmup``, not among the steps.
+        ``warmup``, not among the steps. A ``latency`` run also gets ``pooled``:
+        the latency of every step's events together (:func:`pooled_windows`).
         """
         data = np.load(out)
         seq, intended, arrival = data["seq"], data["intended"], data["arrival"]
@@ -613,9 +649,7 @@ class Bench:
                 "generator": summary["steps"][k]["send_lateness_ms"],
                 "saturated": saturated_at == k,
             }
-            if kind == "pipeline" and "scoring" in data:
-                # Only the real scorer's decisions carry timings of this run (the
-                # floor's pool was decided beforehand, the null scorer adds none).
+            if kind in SCORED_KINDS and "scoring" in data:
                 in_step = step_of == k
                 result["breakdown_ms"] = latency_breakdown(
                     mine, data["scoring"][in_step], data["decided"][in_step])
@@ -628,7 +662,14 @@ class Bench:
             result.update(monitor.step_figures(k, sent_k))
             steps.append(result)
         warm = steps.pop(0) if warmup else None
-        return {"phase": phase, "exactly_once": exactly_once, "warmup": warm,
+        pooled = None
+        if kind == "latency":
+            judged = step_of >= (1 if warmup else 0)
+            pooled = pooled_windows(
+                steps, latency_ms[judged],
+                data["scoring"][judged] if "scoring" in data else None,
+                data["decided"][judged] if "decided" in data else None)
+        return {"phase": phase, "pooled": pooled, "exactly_once": exactly_once, "warmup": warm,
                 "kind": kind,
                 "t0": iso_utc(t0), "sent": int(summary["sent"]),
                 "received": measured["received"], "duplicates": measured["duplicates"],

@@ -156,3 +156,30 @@ def latency_breakdown(latency_ms: npt.ArrayLike, scoring_ms: npt.ArrayLike,
                   "slowest": float(values[tail].mean())}
            for name, values in parts.items()},
     }
+
+
+def pooled_windows(steps: Sequence[dict[str, Any]], latency_ms: npt.ArrayLike,
+                   scoring_ms: npt.ArrayLike | None = None,
+                   decided_ms: npt.ArrayLike | None = None) -> dict[str, Any]:
+    """The latency of several windows at one rate taken together.
+
+    ``steps`` are the windows' per-step results (those that did not run are
+    skipped); ``latency_ms`` (and, when known, each decision's ``proc_time`` and
+    ``ttdf``) are every decided event of those windows. Events a window sent
+    but never decided count as infinitely late, as in each window's own
+    summary. One 30-s window's p99 rests on its slowest few hundred events and
+    swings with whatever else the machine did in those seconds; the pooled p99
+    rests on all of them.
+    """
+    ran = [s for s in steps if s.get("run")]
+    missing = sum(int(s["sent"]) - int(s["decided"]) for s in ran)
+    pooled: dict[str, Any] = {
+        "windows": len(ran),
+        "seconds": sum(float(s["seconds"]) for s in ran),
+        "sent": sum(int(s["sent"]) for s in ran),
+        "decision_ms": summarize(np.asarray(latency_ms, dtype=np.float64), missing).as_dict(),
+        "breakdown_ms": None,
+    }
+    if scoring_ms is not None and decided_ms is not None:
+        pooled["breakdown_ms"] = latency_breakdown(latency_ms, scoring_ms, decided_ms)
+    return pooled

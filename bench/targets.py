@@ -191,14 +191,33 @@ def scorer_verdict(results: dict[str, Any]) -> dict[str, Any]:
                    at_least(value, SCORER_PER_CORE), note)
 
 
+def latency_run(results: dict[str, Any], exactly_once: bool) -> dict[str, Any] | None:
+    """The latency phase's run with exactly-once on or off, if it was held at 2,500 tx/s."""
+    for run in results.get("latency") or []:
+        steps = run.get("steps") or []
+        if (bool(run.get("exactly_once")) == exactly_once and run.get("pooled")
+                and steps and all(float(s["rate"]) == P99_RATE for s in steps)):
+            found: dict[str, Any] = run
+            return found
+    return None
+
+
 def p99_verdict(results: dict[str, Any], exactly_once: bool) -> dict[str, Any]:
-    """p99 produce→decision at 2,500 tx/s: ≤ 150 ms exactly-once, ≤ 40 ms without."""
+    """p99 produce→decision at 2,500 tx/s: ≤ 150 ms exactly-once, ≤ 40 ms without.
+
+    Judged on the latency phase's windows pooled when the run has them (one
+    step's p99 swings by 2× between runs of the same code), else on the
+    ladder's 2,500 tx/s step.
+    """
     limit = P99_EXACTLY_ONCE_MS if exactly_once else P99_AT_LEAST_ONCE_MS
     mode = "exactly-once on" if exactly_once else "exactly-once off"
     target = f"p99 produce→decision ≤ {limit:g} ms at 2,500 tx/s, {mode}"
     target_id = "p99_2500_" + ("eos" if exactly_once else "alo")
     run = pipeline_run(results, exactly_once)
     step = step_at(run, P99_RATE)
+    windows = latency_run(results, exactly_once)
+    if windows is not None:
+        return _pooled_p99_verdict(target_id, target, limit, windows, step)
     if step is None:
         if run is None:
             return verdict(target_id, target, limit, "ms", None, (None, "not measured"))
@@ -209,8 +228,33 @@ def p99_verdict(results: dict[str, Any], exactly_once: bool) -> dict[str, Any]:
                        (False, "missed: the pipeline saturated below 2,500 tx/s"),
                        f"saturated at {run.get('saturated_at_rate')} tx/s")
     measured = from_json_number(step["decision_ms"]["p99"])
-    note = "saturated at this step" if step.get("saturated") else ""
+    note = "one step of the ladder"
+    if step.get("saturated"):
+        note += "; saturated at this step"
     return verdict(target_id, target, limit, "ms", measured, at_most(measured, limit), note)
+
+
+def _pooled_p99_verdict(target_id: str, target: str, limit: float, run: dict[str, Any],
+                        ladder_step: dict[str, Any] | None) -> dict[str, Any]:
+    pooled = run["pooled"]
+    measured = from_json_number(pooled["decision_ms"]["p99"])
+    ran = [s for s in run["steps"] if s.get("run")]
+    each = ", ".join(_ms(s["decision_ms"]["p99"]) for s in ran)
+    windows = f"{pooled['windows']} window{'' if pooled['windows'] == 1 else 's'}"
+    note = (f"{windows} of {float(ran[0]['seconds']):g} s pooled "
+            f"({int(pooled['sent']):,} events); each window's p99: {each} ms")
+    if ladder_step is not None:
+        note += f"; the ladder's 2,500 tx/s step: {_ms(ladder_step['decision_ms']['p99'])} ms"
+    met, text = at_most(measured, limit)
+    if run.get("saturated_at_rate") is not None:
+        met, text = False, (f"missed: the pipeline saturated in window {len(ran)} of "
+                            f"{len(run['steps'])}")
+    return verdict(target_id, target, limit, "ms", measured, (met, text), note)
+
+
+def _ms(value: Any) -> str:
+    number = from_json_number(value)
+    return "∞" if math.isinf(number) else f"{number:.0f}"
 
 
 def indexer_verdicts(results: dict[str, Any]) -> list[dict[str, Any]]:

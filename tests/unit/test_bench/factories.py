@@ -43,6 +43,25 @@ def stepped(exactly_once: bool, steps: list[dict[str, Any]],
             "peak_rss_mib": {"scorer": 190.0}, "steps": steps}
 
 
+def held(exactly_once: bool, window_p99s: list[float | str], pooled_p99: float | str,
+         rate: float = 2500.0, saturated_at: float | None = None) -> dict[str, Any]:
+    """A latency-phase run: ``rate`` held for one window per p99 (``"-"``: not run)."""
+    steps = [not_run(rate) if p99 == "-" else step(rate, p99=p99) for p99 in window_p99s]
+    run = stepped(exactly_once, steps, saturated_at)
+    ran = [s for s in steps if s["run"]]
+    run["kind"] = "latency"
+    run["pooled"] = {
+        "windows": len(ran), "seconds": 30.0 * len(ran), "sent": sum(s["sent"] for s in ran),
+        "decision_ms": {"count": 75_000 * len(ran), "missing": 0, "p50": 40.0, "p95": 80.0,
+                        "p99": pooled_p99, "p999": pooled_p99, "max": pooled_p99,
+                        "mean": 45.0},
+        "breakdown_ms": {"count": 75_000 * len(ran), "tail_count": 750 * len(ran),
+                         "waiting": {"p50": 20.0, "p99": 90.0, "slowest": 95.0},
+                         "scoring": {"p50": 5.0, "p99": 20.0, "slowest": 21.0},
+                         "publishing": {"p50": 15.0, "p99": 30.0, "slowest": 31.0}}}
+    return run
+
+
 def results(**parts: Any) -> dict[str, Any]:
     """A whole results file with the given sections."""
     base: dict[str, Any] = {

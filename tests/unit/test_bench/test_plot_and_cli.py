@@ -59,6 +59,18 @@ def test_run_defaults_follow_the_options() -> None:
     assert args.step_seconds == 30
     assert args.capacity_repeats == 3
     assert parser().parse_args(["run", "--capacity-repeats", "5"]).capacity_repeats == 5
+    assert (args.latency_rate, args.latency_windows, args.latency_seconds) == (2500, 5, 30)
+    held = parser().parse_args(["run", "--latency-windows", "3", "--latency-seconds", "20"])
+    assert (held.latency_windows, held.latency_seconds) == (3, 20.0)
+
+
+@pytest.mark.parametrize("bad", ["0", "-5", "nan", "inf", "fast"])
+def test_the_latency_rate_and_window_are_positive(bad: str,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    for option in ("--latency-rate", "--latency-seconds"):
+        with pytest.raises(SystemExit):
+            parser().parse_args(["run", option, bad])
+        assert "expected a positive number" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("bad", ["0", "-1", "two", "1.5"])

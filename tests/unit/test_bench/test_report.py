@@ -6,7 +6,7 @@ import math
 
 from bench.report import fmt_ms, fmt_num, render_markdown
 from bench.targets import evaluate
-from tests.unit.test_bench.factories import capacity, not_run, results, step, stepped
+from tests.unit.test_bench.factories import capacity, held, not_run, results, step, stepped
 
 
 def test_numbers_and_infinities() -> None:
@@ -217,3 +217,19 @@ def test_where_the_latency_goes_is_a_table_per_mode_of_the_steps_that_carry_it()
     assert "### exactly-once off" not in section  # no timed step: no table
     assert "Where the latency goes" not in render_markdown(
         results(pipeline=[stepped(True, [step(1000)])]))
+
+
+def test_the_held_latency_runs_are_one_row_per_mode_with_each_windows_p99() -> None:
+    eos = held(True, [120.0, 210.0, 140.0], 190.0)
+    eos["steps"][1]["lag"]["indexer"] = {"max_messages": 1500, "max_seconds": 0.6}
+    data = results(latency=[eos, held(False, [35.0, 38.0, "-"], 37.0, saturated_at=2500)])
+
+    text = render_markdown(data)
+
+    section = text.split("## Latency at 2,500 tx/s, held")[1].split("\n## ")[0]
+    assert ("| exactly-once on | 3 × 30 s | 225,000 | 40 | 80 | 190 | 190 | 0 | "
+            "120, 210, 140 | 0.60 (indexer) | 1.50 | 95 / 21 / 31 |") in section
+    assert "| exactly-once off | 2 × 30 s ⚠ | 150,000 |" in section
+    assert "| 35, 38 |" in section
+    assert "⚠ saturated" in section
+    assert "Latency at" not in render_markdown(results(pipeline=[stepped(True, [step(2500)])]))

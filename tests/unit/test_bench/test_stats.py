@@ -17,6 +17,7 @@ from bench.stats import (
     median_drain,
     per_thousand,
     percentile,
+    pooled_windows,
     rate,
     summarize,
 )
@@ -161,3 +162,28 @@ def test_the_parts_add_up_to_the_latency_and_events_without_timings_are_left_out
 def test_no_breakdown_without_timings() -> None:
     assert latency_breakdown([10.0, 20.0], [math.nan, math.nan], [math.nan, math.nan]) is None
     assert latency_breakdown([], [], []) is None
+
+
+def test_held_windows_are_pooled_with_their_undecided_events_and_skipped_windows() -> None:
+    windows = [{"run": True, "seconds": 30.0, "sent": 100, "decided": 100},
+               {"run": True, "seconds": 30.0, "sent": 100, "decided": 99},
+               {"run": False, "seconds": 30.0}]
+    latency = np.array([float(v) for v in range(1, 200)])  # 199 decided of 200 sent
+
+    pooled = pooled_windows(windows, latency)
+
+    assert (pooled["windows"], pooled["seconds"], pooled["sent"]) == (2, 60.0, 200)
+    assert pooled["decision_ms"]["missing"] == 1
+    assert pooled["decision_ms"]["p50"] == 100.0
+    assert pooled["decision_ms"]["p99"] == 198.0
+    assert pooled["decision_ms"]["max"] == "inf"  # the undecided event
+    assert pooled["breakdown_ms"] is None  # no timings given
+
+
+def test_pooled_windows_carry_the_breakdown_of_all_their_events() -> None:
+    windows = [{"run": True, "seconds": 30.0, "sent": 2, "decided": 2}]
+
+    pooled = pooled_windows(windows, [20.0, 40.0], [5.0, 25.0], [8.0, 30.0])
+
+    assert pooled["breakdown_ms"]["count"] == 2
+    assert pooled["breakdown_ms"]["waiting"]["slowest"] == 25.0

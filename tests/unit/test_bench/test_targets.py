@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.targets import at_least, at_most, evaluate
-from tests.unit.test_bench.factories import capacity, not_run, results, step, stepped
+from tests.unit.test_bench.factories import capacity, held, not_run, results, step, stepped
 
 
 def by_id(verdicts: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -145,3 +145,39 @@ def test_the_scorer_verdict_says_it_is_a_median_and_how_far_the_drains_spread() 
     assert scorer["measured"] == 14_000.0
     assert scorer["met"] is False
     assert "the median of 3 drains, which ranged 11,900–16,100" in scorer["note"]
+
+
+def test_the_p99_targets_are_judged_on_the_held_windows_pooled_when_there_are_some() -> None:
+    ladder = [step(1000), step(2500, p99=128.0)]
+    data = results(pipeline=[stepped(True, ladder), stepped(False, ladder)],
+                   latency=[held(True, [120.0, 210.0, 140.0], 190.0),
+                            held(False, [35.0, 38.0, 30.0], 37.0)])
+
+    verdicts = by_id(evaluate(data))
+
+    eos = verdicts["p99_2500_eos"]
+    assert (eos["measured"], eos["met"]) == (190.0, False)  # the ladder's 128 would have met it
+    assert "3 windows of 30 s pooled (225,000 events)" in eos["note"]
+    assert "each window's p99: 120, 210, 140 ms" in eos["note"]
+    assert "the ladder's 2,500 tx/s step: 128 ms" in eos["note"]
+    alo = verdicts["p99_2500_alo"]
+    assert (alo["measured"], alo["met"]) == (37.0, True)
+
+
+def test_a_held_run_that_saturated_misses_the_p99_target_whatever_its_pooled_figure() -> None:
+    data = results(latency=[held(True, [90.0, 100.0, "-"], 95.0, saturated_at=2500)])
+
+    eos = by_id(evaluate(data))["p99_2500_eos"]
+
+    assert eos["met"] is False
+    assert eos["verdict"] == "missed: the pipeline saturated in window 2 of 3"
+
+
+def test_a_held_run_at_another_rate_leaves_the_verdict_to_the_ladder() -> None:
+    data = results(pipeline=[stepped(True, [step(2500, p99=100.0)])],
+                   latency=[held(True, [500.0], 500.0, rate=5000.0)])
+
+    eos = by_id(evaluate(data))["p99_2500_eos"]
+
+    assert (eos["measured"], eos["met"]) == (100.0, True)
+    assert eos["note"] == "one step of the ladder"
