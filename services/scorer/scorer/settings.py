@@ -1,13 +1,18 @@
 """Settings of the scorer (environment variables, see ``.env.example``)."""
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from fraudstream_shared.config import ServiceSettings
 from fraudstream_shared.events import topics
 from scorer.backends.settings import BackendSettings
+
+EXACTLY_ONCE_FETCH_WAIT_MS = 50
+"""The scorer's default KAFKA_FETCH_MAX_WAIT_MS with exactly-once on."""
+AT_LEAST_ONCE_FETCH_WAIT_MS = 20
+"""The scorer's default KAFKA_FETCH_MAX_WAIT_MS with exactly-once off."""
 
 PACKAGE_DATA = Path(__file__).resolve().parent / "data"
 
@@ -20,15 +25,25 @@ class ScorerSettings(ServiceSettings, BackendSettings):  # type: ignore[misc]
 
     # Fuller fetches than the common default (answered at once): the fetcher
     # otherwise asks again as soon as anything arrives, and every poll costs a
-    # model call and a Kafka transaction per partition it holds. At 1,000 tx/s
-    # that overhead was most of the scorer's CPU. Waiting at most this long
-    # adds that much to a decision's latency under light load, nothing under
-    # heavy load (the bytes are there first).
+    # model call and, with exactly-once, a Kafka transaction per partition it
+    # holds. At 1,000 tx/s that overhead was most of the scorer's CPU. 256 KiB
+    # takes about 150 ms to arrive at 2,500 tx/s, so in practice the wait ends
+    # each fetch, and it adds up to that much to a decision's latency.
     kafka_fetch_min_bytes: int = Field(
         256 * 1024, ge=1, le=16 * 1024 * 1024,
         description="Fuller fetches than the common default: a decision waits at most "
         "KAFKA_FETCH_MAX_WAIT_MS more for its batch.")
-    kafka_fetch_max_wait_ms: int = Field(20, ge=0, le=30_000)
+    # Longer with exactly-once, where each poll's transactions cost the broker
+    # and the scorer most. At 2,500 tx/s on 2 shared cores (the bench's held
+    # windows, two interleaved pairs), 50 ms instead of 20 freed a quarter of a
+    # core and cut p99 from 497 and 364 ms to 280 and 179; without
+    # exactly-once it freed nothing and p99 rose from 169 and 158 to 260 and
+    # 230, hence the two defaults.
+    kafka_fetch_max_wait_ms: int = Field(
+        EXACTLY_ONCE_FETCH_WAIT_MS, ge=0, le=30_000,
+        description=f"The longest the broker holds a fetch for KAFKA_FETCH_MIN_BYTES; "
+        f"default {EXACTLY_ONCE_FETCH_WAIT_MS} with SCORER_EXACTLY_ONCE, "
+        f"{AT_LEAST_ONCE_FETCH_WAIT_MS} without.")
 
     transactions_topic: str = Field(topics.TRANSACTIONS, min_length=1)
     decisions_topic: str = Field(topics.PROCESSED_TRANSACTIONS, min_length=1)
@@ -75,3 +90,12 @@ class ScorerSettings(ServiceSettings, BackendSettings):  # type: ignore[misc]
         "auto", description="Feature store: native (compiled, Rust), python (the reference, "
         "same features, more CPU per event), or auto (native when installed)."
     )
+
+    @model_validator(mode="after")
+    def _fetch_wait_follows_the_mode(self) -> Self:
+        # Not set explicitly: the default of the mode (see kafka_fetch_max_wait_ms).
+        # The settings are frozen, so the field is written past pydantic's guard,
+        # once, while the instance is being validated.
+        if "kafka_fetch_max_wait_ms" not in self.model_fields_set and not self.scorer_exactly_once:
+            object.__setattr__(self, "kafka_fetch_max_wait_ms", AT_LEAST_ONCE_FETCH_WAIT_MS)
+        return self
