@@ -35,10 +35,11 @@ class ScorerSettings(ServiceSettings, BackendSettings):  # type: ignore[misc]
         "KAFKA_FETCH_MAX_WAIT_MS more for its batch.")
     # Longer with exactly-once, where each poll's transactions cost the broker
     # and the scorer most. At 2,500 tx/s on 2 shared cores (the bench's held
-    # windows, two interleaved pairs), 50 ms instead of 20 freed a quarter of a
-    # core and cut p99 from 497 and 364 ms to 280 and 179; without
-    # exactly-once it freed nothing and p99 rose from 169 and 158 to 260 and
-    # 230, hence the two defaults.
+    # windows, three interleaved pairs), 50 ms instead of 20 freed 0.22-0.27 of
+    # a core and cut p99 from 364-497 ms to 179-285; without exactly-once it
+    # freed nothing and p99 rose (two pairs: 169 and 158 ms to 260 and 230),
+    # hence the two defaults. The price: a decision under light load waits up
+    # to the full 50 ms.
     kafka_fetch_max_wait_ms: int = Field(
         EXACTLY_ONCE_FETCH_WAIT_MS, ge=0, le=30_000,
         description=f"The longest the broker holds a fetch for KAFKA_FETCH_MIN_BYTES; "
