@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bench.stats import BREAKDOWN_SEGMENTS, from_json_number
+from bench.targets import BUFFERING
 
 PIPELINE = ("scorer", "indexer", "notifier", "archiver")
 FLOOR = ("nullscorer", "indexer", "notifier", "archiver")
@@ -215,9 +216,9 @@ def latency_lines(results: dict[str, Any]) -> list[str]:
         ran = [s for s in run.get("steps", []) if s.get("run")]
         pooled = run["pooled"]
         d = pooled["decision_ms"]
-        # The lags that are judged (the archiver buffers by design); the worst and whose.
-        worst = max(((max_lag(s, name), name) for s in ran for name in PIPELINE[:3]),
-                    default=None)
+        # The worst judged lag and whose (a buffering service's lag is never judged).
+        worst = max(((max_lag(s, name), name) for s in ran for name in PIPELINE
+                     if name not in BUFFERING), default=None)
         busy = [float(s["machine_busy_cores"]) for s in ran
                 if s.get("machine_busy_cores") is not None]
         b = pooled.get("breakdown_ms")
