@@ -85,8 +85,8 @@ def parser() -> argparse.ArgumentParser:
                      help="seconds of each latency window (default: %(default)s)")
     run.add_argument("--capacity-events", type=int, default=defaults.capacity_events)
     run.add_argument("--capacity-repeats", type=at_least_one, default=defaults.capacity_repeats,
-                     help="scorer drains of the backlog; the report takes the median "
-                          "(default: %(default)s)")
+                     help="scorer drains of the backlog, and indexer/raw-loader pairs; "
+                          "the report takes the medians (default: %(default)s)")
     run.add_argument("--perf-records", type=int, default=defaults.perf_records)
     run.add_argument("--e2e-messages", type=int, default=defaults.e2e_messages)
     run.add_argument("--drain-timeout", type=float, default=defaults.drain_timeout_s)

@@ -367,8 +367,9 @@ def capacity_lines(results: dict[str, Any]) -> list[str]:
              "state, when more than one drain is listed below the table); then the null "
              "scorer on the same backlog (our Kafka plumbing "
              "alone: consume, produce unchanged, per-partition transactions); then an "
-             "indexer on the decisions (ready → last bulk acknowledged); then the raw "
-             "bulk loader on the same documents; then the notifier on a fraud wave "
+             "indexer on the decisions (ready → last bulk acknowledged) and the raw "
+             "bulk loader on the same documents (in pairs, each a new index, when the "
+             "pairs are listed below the table); then the notifier on a fraud wave "
              "(ready → an alert settled for every blocked decision).", ""]
     rows = []
     drains = (cap.get("scorer") or {}).get("drains") or []
@@ -387,7 +388,9 @@ def capacity_lines(results: dict[str, Any]) -> list[str]:
     if i:
         per_cpu = (float(i["indexed"]) / float(i["cpu_seconds"])
                    if i.get("cpu_seconds") else None)
-        rows.append(["indexer (bulk 500)", fmt_num(i.get("indexed")),
+        indexer_drains = i.get("drains") or []
+        rows.append(["indexer (bulk 500)" + median_of(indexer_drains, "drains"),
+                     fmt_num(i.get("indexed")),
                      fmt_num(i.get("seconds"), 1),
                      fmt_num(i.get("docs_per_s")), fmt_num(i.get("cpu_seconds"), 1),
                      fmt_num(per_cpu), fmt_num(i.get("peak_rss_mib"))])
@@ -401,7 +404,8 @@ def capacity_lines(results: dict[str, Any]) -> list[str]:
                      fmt_num(per_cpu), fmt_num(d.get("peak_rss_mib"))])
     raw = cap.get("raw_bulk") or {}
     for r in raw.get("runs", []):
-        rows.append([f"raw bulk loader, {r['in_flight']} in flight",
+        rows.append([f"raw bulk loader, {r['in_flight']} in flight"
+                     + median_of(raw.get("drains") or [], "loads"),
                      fmt_num(r["documents"]), fmt_num(r["seconds"], 1), fmt_num(r["docs_per_s"]),
                      fmt_num(r["client_cpu_seconds"], 1), "–", "–"])
     g = cap.get("generator") or {}
@@ -411,9 +415,10 @@ def capacity_lines(results: dict[str, Any]) -> list[str]:
                      fmt_num(g.get("cpu_seconds"), 1), "–", "–"])
     lines += table(["what", "events", "seconds", "per second", "CPU s", "per CPU-second",
                     "peak RSS MiB"], rows)
-    if raw.get("error"):
-        lines += ["", f"Raw bulk loader failed: `{str(raw['error'])[:300]}`"]
+    for error in raw.get("errors") or ([raw["error"]] if raw.get("error") else []):
+        lines += ["", f"Raw bulk loader failed: `{str(error)[:300]}`"]
     lines += drain_lines(drains)
+    lines += indexer_pair_lines(cap.get("indexer_share_of_raw") or {})
     lines += notifier_lines(notifier_drains)
     lines += search_cost_lines(i, raw)
     lines += changelog_cost_lines(cap.get("scorer") or {})
@@ -429,6 +434,28 @@ def drain_lines(drains: list[dict[str, Any]]) -> list[str]:
     return ["", f"The scorer's {len(drains)} drains, in the order they ran: {each}. One "
             "drain lasts seconds, and this machine's speed swings between them: the "
             "spread says how far to trust one figure."]
+
+
+def median_of(runs: list[dict[str, Any]], what: str) -> str:
+    """``", the median of 3 drains"`` for a repeated run (nothing for one)."""
+    return f", the median of {len(runs)} {what}" if len(runs) > 1 else ""
+
+
+def indexer_pair_lines(paired: dict[str, Any]) -> list[str]:
+    """Each indexer drain against the raw load run next to it (the table shows medians)."""
+    pairs = paired.get("pairs") or []
+    if len(pairs) < 2:
+        return []
+    each = "; ".join(
+        f"{fmt_num(p.get('ours'))} against {fmt_num(p.get('ceiling'))} docs/s ("
+        + ("–" if p.get("share") is None else f"{float(p['share']):.1%}") + ")"
+        for p in pairs)
+    median = paired.get("median")
+    return ["", f"The indexer against the raw bulk loader, {len(pairs)} pairs run back to "
+            f"back (the order alternating), in the order they ran: {each}. The target's "
+            "verdict takes the median share"
+            + ("" if median is None else f", {float(median):.1%}") + ": one pair's "
+            "share moves with the machine as much as with the indexer."]
 
 
 def notifier_in_flight(concurrency: Any) -> str:

@@ -100,23 +100,65 @@ def per_thousand(cpu_seconds: float, events: int) -> float:
     return cpu_seconds * 1000 / events if events > 0 else math.nan
 
 
-def median_drain(drains: Sequence[dict[str, Any]], key: str = "events_per_cpu_second"
-                 ) -> dict[str, Any]:
+DRAIN_FIGURES = ("events_per_cpu_second", "events_per_s", "cpu_seconds", "seconds")
+"""What :func:`median_drain` keeps of each scorer drain by default."""
+
+
+def median_drain(drains: Sequence[dict[str, Any]], key: str = "events_per_cpu_second",
+                 figures: Sequence[str] = DRAIN_FIGURES) -> dict[str, Any]:
     """The drain whose ``key`` is the median of ``drains``, with every drain's figures.
 
     One drain of a few seconds swings by tens of per cent with the machine, so the
     capacity phase repeats it and reports the middle one (the lower of the two
     middle ones for an even count: never the flattering side). The result is that
-    drain's own record plus ``drains``: each drain's ``key``, rate, CPU and seconds
-    in the order they ran. Drains without a ``key`` value sort first.
+    drain's own record plus ``drains``: each drain's ``key`` and ``figures`` in the
+    order they ran. Drains without a ``key`` value sort first.
     """
     if not drains:
         raise ValueError("no drains to choose from")
     ranked = sorted(drains, key=lambda d: -math.inf if d.get(key) is None else float(d[key]))
     middle = ranked[(len(ranked) - 1) // 2]
-    return {**middle, "drains": [
-        {name: d.get(name) for name in (key, "events_per_s", "cpu_seconds", "seconds")}
-        for d in drains]}
+    kept = (key, *(name for name in figures if name != key))
+    return {**middle, "drains": [{name: d.get(name) for name in kept} for d in drains]}
+
+
+def paired_shares(ours: Sequence[float | None], ceilings: Sequence[float | None]
+                  ) -> dict[str, Any]:
+    """Each pair's ``ours / ceiling`` and their median (the lower middle for an even count).
+
+    The capacity phase runs the indexer and the raw bulk loader in pairs, back to
+    back, so that each share compares two runs on the same machine minutes apart
+    rather than the medians of runs that may have been minutes apart. A pair with
+    a missing or zero figure has no share, and the median is ``None`` when no pair
+    has one.
+    """
+    if len(ours) != len(ceilings):
+        raise ValueError(f"{len(ours)} runs of ours against {len(ceilings)} ceilings")
+    pairs = [{"ours": a, "ceiling": b,
+              "share": (float(a) / float(b)) if a is not None and b else None}
+             for a, b in zip(ours, ceilings, strict=True)]
+    known = sorted(p["share"] for p in pairs if p["share"] is not None)
+    return {"pairs": pairs, "median": known[(len(known) - 1) // 2] if known else None}
+
+
+def indexer_against_raw(drains: Sequence[dict[str, Any]], loads: Sequence[dict[str, Any]]
+                        ) -> dict[str, Any]:
+    """The capacity phase's indexer and raw bulk loader figures from their paired runs.
+
+    ``drains[i]`` and ``loads[i]`` ran back to back. The result holds the median
+    drain (``indexer``), the median load (``raw_bulk``, with ``errors`` listing the
+    loads that failed) and each pair's share with their median
+    (``indexer_share_of_raw``, see :func:`paired_shares`).
+    """
+    raw = median_drain(loads, key="docs_per_s", figures=("docs_per_s", "best_in_flight"))
+    errors = [load["error"] for load in loads if load.get("error")]
+    if errors:
+        raw["errors"] = errors
+    return {"indexer": median_drain(drains, key="docs_per_s",
+                                    figures=("docs_per_s", "cpu_seconds", "seconds")),
+            "raw_bulk": raw,
+            "indexer_share_of_raw": paired_shares([d.get("docs_per_s") for d in drains],
+                                                  [r.get("docs_per_s") for r in loads])}
 
 
 BREAKDOWN_SEGMENTS = ("waiting", "scoring", "publishing")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.stats import indexer_against_raw
+
 
 def step(rate: float, *, achieved: float | None = None, p99: float | str = 30.0,
          saturated: bool = False, lag_s: float = 0.1, seconds: float = 30.0,
@@ -92,3 +94,20 @@ def capacity(scorer_per_cpu: float = 900.0, indexer_rate: float = 6000.0,
                                     "top_inclusive_pct": [["run (uvicorn)", 99.0],
                                                           ["predict_batch (scorer)", 70.0]],
                                     "areas_self_pct": [["lightgbm", 61.5]]}}}
+
+
+def paired_capacity(indexer_rates: list[float | None],
+                    raw_rates: list[float | None]) -> dict[str, Any]:
+    """A capacity section whose indexer and raw loader ran in pairs, as the runner records them.
+
+    Built with the runner's own :func:`bench.stats.indexer_against_raw`, so the
+    shape is the one it writes.
+    """
+    drains = [{"indexed": 30000, "docs_per_s": rate,
+               "seconds": 30000 / rate if rate else None, "cpu_seconds": 3.0,
+               "peak_rss_mib": 90.0} for rate in indexer_rates]
+    loads = [{"documents": 30000, "docs_per_s": rate, "best_in_flight": 2, "runs": [
+        {"in_flight": 2, "documents": 30000, "seconds": 30000 / rate if rate else None,
+         "docs_per_s": rate, "failures": 0, "client_cpu_seconds": 2.0}]}
+        if rate else {"error": "bulk load failed: connection refused"} for rate in raw_rates]
+    return {**capacity(), **indexer_against_raw(drains, loads)}

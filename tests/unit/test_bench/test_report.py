@@ -6,7 +6,15 @@ import math
 
 from bench.report import fmt_ms, fmt_num, render_markdown
 from bench.targets import evaluate
-from tests.unit.test_bench.factories import capacity, held, not_run, results, step, stepped
+from tests.unit.test_bench.factories import (
+    capacity,
+    held,
+    not_run,
+    paired_capacity,
+    results,
+    step,
+    stepped,
+)
 
 
 def test_numbers_and_infinities() -> None:
@@ -235,3 +243,20 @@ def test_the_held_latency_runs_are_one_row_per_mode_with_each_windows_p99() -> N
     assert "| 35, 38 |" in section
     assert "⚠ saturated" in section
     assert "Latency at" not in render_markdown(results(pipeline=[stepped(True, [step(2500)])]))
+
+
+def test_paired_indexer_runs_show_medians_in_the_table_and_each_pair_below() -> None:
+    cap = paired_capacity([7_500, 11_000, 9_000], [10_000, None, 9_000])
+
+    text = render_markdown(results(capacity=cap))
+
+    assert "| indexer (bulk 500), the median of 3 drains | 30,000 |" in text
+    assert "| raw bulk loader, 2 in flight, the median of 3 loads | 30,000 |" in text
+    assert ("3 pairs run back to back (the order alternating), in the order they ran: "
+            "7,500 against 10,000 docs/s (75.0%); 11,000 against – docs/s (–); "
+            "9,000 against 9,000 docs/s (100.0%). The target's verdict takes the median "
+            "share, 75.0%") in text
+    assert "Raw bulk loader failed: `bulk load failed: connection refused`" in text
+    single = render_markdown(results(capacity=capacity()))
+    assert "| indexer (bulk 500) | 30,000 |" in single
+    assert "pairs run back to back" not in single

@@ -15,6 +15,7 @@ from bench.stats import (
     json_number,
     latency_breakdown,
     median_drain,
+    paired_shares,
     per_thousand,
     percentile,
     pooled_windows,
@@ -187,3 +188,33 @@ def test_pooled_windows_carry_the_breakdown_of_all_their_events() -> None:
 
     assert pooled["breakdown_ms"]["count"] == 2
     assert pooled["breakdown_ms"]["waiting"]["slowest"] == 25.0
+
+
+def test_a_drain_keeps_the_figures_asked_for_with_its_key_first() -> None:
+    drains = [{"docs_per_s": 9_000.0, "cpu_seconds": 2.0, "seconds": 6.7, "indexed": 60_000},
+              {"docs_per_s": 11_000.0, "cpu_seconds": 2.5, "seconds": 5.5, "indexed": 60_000}]
+
+    chosen = median_drain(drains, key="docs_per_s", figures=("cpu_seconds", "docs_per_s"))
+
+    assert chosen["docs_per_s"] == 9_000.0
+    assert chosen["indexed"] == 60_000
+    assert [list(d) for d in chosen["drains"]] == [["docs_per_s", "cpu_seconds"]] * 2
+
+
+def test_paired_shares_divide_within_each_pair_and_take_the_lower_middle() -> None:
+    shares = paired_shares([8_000, 11_000, 9_000], [10_000, 14_000, 9_000])
+
+    assert [p["share"] for p in shares["pairs"]] == [0.8, 11_000 / 14_000, 1.0]
+    assert shares["median"] == 0.8
+    assert shares["pairs"][1] == {"ours": 11_000, "ceiling": 14_000, "share": 11_000 / 14_000}
+    assert paired_shares([5, 7], [10, 10])["median"] == 0.5
+
+
+def test_a_pair_without_both_rates_has_no_share_and_does_not_count() -> None:
+    shares = paired_shares([8_000, None, 9_000], [10_000, 12_000, 0])
+
+    assert [p["share"] for p in shares["pairs"]] == [0.8, None, None]
+    assert shares["median"] == 0.8
+    assert paired_shares([None], [1_000])["median"] is None
+    with pytest.raises(ValueError, match="2 runs of ours against 1 ceilings"):
+        paired_shares([1, 2], [3])

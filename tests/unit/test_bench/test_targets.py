@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from bench.targets import at_least, at_most, evaluate
-from tests.unit.test_bench.factories import capacity, held, not_run, results, step, stepped
+from tests.unit.test_bench.factories import (
+    capacity,
+    held,
+    not_run,
+    paired_capacity,
+    results,
+    step,
+    stepped,
+)
 
 
 def by_id(verdicts: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -181,3 +189,30 @@ def test_a_held_run_at_another_rate_leaves_the_verdict_to_the_ladder() -> None:
 
     assert (eos["measured"], eos["met"]) == (100.0, True)
     assert eos["note"] == "one step of the ladder"
+
+
+def test_paired_indexer_runs_are_judged_on_the_median_of_each_pairs_share() -> None:
+    # The medians alone (9,000 / 10,000 = 90 %) would meet the target; the pairs'
+    # own shares are 75 %, 78.6 % and 100 %, so the verdict is a miss at 78.6 %.
+    cap = paired_capacity([7_500, 11_000, 9_000], [10_000, 14_000, 9_000])
+
+    verdicts = by_id(evaluate(results(capacity=cap)))
+
+    share = verdicts["indexer_vs_raw"]
+    assert share["met"] is False
+    assert share["measured"] == round(11_000 / 14_000 * 100, 1)
+    assert "each pair's share: 75.0%, 78.6%, 100.0%" in share["note"]
+    assert "the raw bulk loader's median 10,000 docs/s" in share["note"]
+    docs = verdicts["indexer_docs"]
+    assert docs["measured"] == 9_000
+    assert docs["note"].endswith("the median of 3 drains, which ranged 7,500–11,000")
+
+
+def test_a_failed_raw_load_leaves_its_pair_out_of_the_share() -> None:
+    cap = paired_capacity([9_000, 9_500, 9_200], [10_000, None, 10_000])
+
+    share = by_id(evaluate(results(capacity=cap)))["indexer_vs_raw"]
+
+    assert share["met"] is True
+    assert share["measured"] == 90.0  # the lower middle of 90 % and 92 %
+    assert "each pair's share: 90.0%, –, 92.0%" in share["note"]
