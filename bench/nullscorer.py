@@ -32,7 +32,8 @@ class NullScorerSettings(ServiceSettings):
     null_input_topic: str = Field(min_length=1)
     null_output_topic: str = Field(min_length=1)
     null_exactly_once: bool = True
-    null_max_batch: int = Field(2000, ge=1, le=10_000)  # the scorer's SCORER_MAX_BATCH
+    # The bench sets this and the fetch options to the scorer's (runner.nullscorer_env).
+    null_max_batch: int = Field(2000, ge=1, le=10_000)
     null_commit_interval_ms: int = Field(100, ge=1, le=10_000)
 
 

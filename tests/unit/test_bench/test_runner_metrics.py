@@ -1,9 +1,10 @@
-"""Reading a service's Prometheus counters, as the bench does while it waits for a drain."""
+"""Reading a service's Prometheus counters, and the environment the bench gives a process."""
 
 from __future__ import annotations
 
-from bench.runner import default_notifier_concurrency, metric_sum
+from bench.runner import Names, Options, default_notifier_concurrency, metric_sum, nullscorer_env
 from notifier.settings import NotifierSettings
+from scorer.settings import ScorerSettings
 
 EXPOSITION = """\
 # HELP fraudstream_alerts_total Alerts by result.
@@ -31,3 +32,19 @@ def test_labels_keep_only_the_samples_that_carry_them() -> None:
 
 def test_the_notifier_drain_uses_the_notifiers_own_default_concurrency() -> None:
     assert default_notifier_concurrency() == NotifierSettings().notifier_concurrency
+
+
+def test_the_null_scorer_polls_with_the_scorers_fetch_and_batch_options() -> None:
+    names = Names("unit", "null")
+    for exactly_once in (True, False):
+        scorer = ScorerSettings(scorer_exactly_once=exactly_once)
+
+        env = nullscorer_env(names, Options(), exactly_once=exactly_once)
+
+        assert env["NULL_EXACTLY_ONCE"] == str(exactly_once).lower()
+        assert int(env["KAFKA_FETCH_MIN_BYTES"]) == scorer.kafka_fetch_min_bytes > 1
+        assert int(env["KAFKA_FETCH_MAX_WAIT_MS"]) == scorer.kafka_fetch_max_wait_ms
+        assert int(env["NULL_MAX_BATCH"]) == scorer.scorer_max_batch
+    waits = {nullscorer_env(names, Options(), exactly_once=eos)["KAFKA_FETCH_MAX_WAIT_MS"]
+             for eos in (True, False)}
+    assert len(waits) == 2  # each mode its own, as the scorer's
