@@ -67,7 +67,7 @@ from bench.procstats import (
 from bench.schedule import Schedule, Step
 from bench.services import Service, ServiceError
 from bench.stats import (
-    indexer_against_raw,
+    indexer_pair_figures,
     json_number,
     latency_breakdown,
     median_drain,
@@ -879,7 +879,7 @@ class Bench:
                 renamed = {} if i == 0 else {"group": names.group(f"indexer-r{i}"),
                                              "index": names.other_index(f"r{i}")}
                 drains.append(await self.drain_indexer(names, n, f"cap-r{i}", **renamed))
-        return indexer_against_raw(drains, loads)
+        return indexer_pair_figures(drains, loads)
 
     async def drain_indexer(self, names: Names, n: int, tag: str, *, group: str | None = None,
                             index: str | None = None) -> dict[str, Any]:

@@ -127,10 +127,10 @@ def paired_shares(ours: Sequence[float | None], ceilings: Sequence[float | None]
     """Each pair's ``ours / ceiling`` and their median (the lower middle for an even count).
 
     The capacity phase runs the indexer and the raw bulk loader in pairs, back to
-    back, so that each share compares two runs on the same machine minutes apart
-    rather than the medians of runs that may have been minutes apart. A pair with
-    a missing or zero figure has no share, and the median is ``None`` when no pair
-    has one.
+    back, so that each share compares two runs seconds apart, on the machine as it
+    was then; the median of the shares is then less at the mercy of one slow or
+    fast moment than the ratio of the two sides' medians. A pair with a missing or
+    zero figure has no share, and the median is ``None`` when no pair has one.
     """
     if len(ours) != len(ceilings):
         raise ValueError(f"{len(ours)} runs of ours against {len(ceilings)} ceilings")
@@ -141,7 +141,7 @@ def paired_shares(ours: Sequence[float | None], ceilings: Sequence[float | None]
     return {"pairs": pairs, "median": known[(len(known) - 1) // 2] if known else None}
 
 
-def indexer_against_raw(drains: Sequence[dict[str, Any]], loads: Sequence[dict[str, Any]]
+def indexer_pair_figures(drains: Sequence[dict[str, Any]], loads: Sequence[dict[str, Any]]
                         ) -> dict[str, Any]:
     """The capacity phase's indexer and raw bulk loader figures from their paired runs.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.stats import indexer_against_raw
+from bench.stats import indexer_pair_figures
 
 
 def step(rate: float, *, achieved: float | None = None, p99: float | str = 30.0,
@@ -100,7 +100,7 @@ def paired_capacity(indexer_rates: list[float | None],
                     raw_rates: list[float | None]) -> dict[str, Any]:
     """A capacity section whose indexer and raw loader ran in pairs, as the runner records them.
 
-    Built with the runner's own :func:`bench.stats.indexer_against_raw`, so the
+    Built with the runner's own :func:`bench.stats.indexer_pair_figures`, so the
     shape is the one it writes.
     """
     drains = [{"indexed": 30000, "docs_per_s": rate,
@@ -110,4 +110,4 @@ def paired_capacity(indexer_rates: list[float | None],
         {"in_flight": 2, "documents": 30000, "seconds": 30000 / rate if rate else None,
          "docs_per_s": rate, "failures": 0, "client_cpu_seconds": 2.0}]}
         if rate else {"error": "bulk load failed: connection refused"} for rate in raw_rates]
-    return {**capacity(), **indexer_against_raw(drains, loads)}
+    return {**capacity(), **indexer_pair_figures(drains, loads)}
