@@ -95,7 +95,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--profile-seconds", type=float, default=defaults.profile_seconds)
     run.add_argument("--phases", type=phases, default=defaults.phases,
                      help=f"subset of {','.join(PHASES)}")
-    run.add_argument("--keep", action="store_true", help="keep the bench topics and indices")
+    run.add_argument("--keep", action="store_true",
+                     help="keep the bench topics and indices, and the lakes and mail the "
+                          "services wrote")
     run.add_argument("--out", type=Path, default=RESULTS,
                      help="folder of the results (default: bench/results)")
     run.add_argument("--name", help="file name stem (default: the UTC date and time)")

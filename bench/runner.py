@@ -2,7 +2,8 @@
 
 Everything runs against the already running local Kafka and OpenSearch, on
 topics, consumer groups and indices named ``bench-<run>-<phase>…`` that are
-deleted at the end (``--keep`` keeps them). Phases, in order:
+deleted at the end with the lakes and mail the services wrote (``--keep`` keeps
+them). Phases, in order:
 
 1. ``pipeline``: the scorer (exactly-once, then at-least-once), indexer and
    notifier (with a local SMTP catcher) as separate processes under stepped
@@ -26,6 +27,7 @@ import math
 import os
 import platform
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -233,6 +235,27 @@ def nullscorer_env(names: Names, opts: Options, *, exactly_once: bool) -> dict[s
             "NULL_MAX_BATCH": str(scorer.scorer_max_batch)}
 
 
+SERVICE_OUTPUTS = ("*-lake", "mail")
+"""What the bench's services write into a run's directory: the archivers' lakes and the
+SMTP catcher's mail, copies of what the pipeline decided and alerted (about 280 MB of
+a full run's 470)."""
+
+
+def remove_service_outputs(work: Path) -> list[Path]:
+    """Delete the directories the services wrote under ``work``; the ones deleted.
+
+    The measurements (``*.npz``, ``*.json``) and the logs are the run's record and
+    stay; without this, every ``make bench`` left about 470 MB under ``.local/bench``.
+    """
+    removed = []
+    for pattern in SERVICE_OUTPUTS:
+        for path in sorted(work.glob(pattern)):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
+    return removed
+
+
 def find_server_pid(main_class: str, marker: str) -> int | None:
     """The pid of the shared local server running ``main_class`` with ``marker`` in its argv."""
     for entry in Path("/proc").iterdir():
@@ -438,7 +461,12 @@ class Bench:
         return self.results
 
     async def clean_up(self) -> None:
-        """Delete this run's topics and indices (nothing else: the servers are shared)."""
+        """Delete this run's topics and indices, and what its services wrote to disk.
+
+        Only this run's: the servers are shared. The measurements and logs in the
+        run's directory stay.
+        """
+        remove_service_outputs(self.work)
         mine = f"bench-{self.run_id}-"
         with contextlib.suppress(Exception):
             topics = [t for t in await self.admin.list_topics() if t.startswith(mine)]

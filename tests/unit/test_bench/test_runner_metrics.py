@@ -1,8 +1,18 @@
-"""Reading a service's Prometheus counters, and the environment the bench gives a process."""
+"""Reading a service's Prometheus counters, the environment the bench gives a process, and
+what it deletes after a run."""
 
 from __future__ import annotations
 
-from bench.runner import Names, Options, default_notifier_concurrency, metric_sum, nullscorer_env
+from pathlib import Path
+
+from bench.runner import (
+    Names,
+    Options,
+    default_notifier_concurrency,
+    metric_sum,
+    nullscorer_env,
+    remove_service_outputs,
+)
 from notifier.settings import NotifierSettings
 from scorer.settings import ScorerSettings
 
@@ -48,3 +58,24 @@ def test_the_null_scorer_polls_with_the_scorers_fetch_and_batch_options() -> Non
     waits = {nullscorer_env(names, Options(), exactly_once=eos)["KAFKA_FETCH_MAX_WAIT_MS"]
              for eos in (True, False)}
     assert len(waits) == 2  # each mode its own, as the scorer's
+
+
+def test_the_services_outputs_go_and_the_measurements_and_logs_stay(tmp_path: Path) -> None:
+    for lake in ("pipe-eos-lake", "floor-eos-lake"):
+        (tmp_path / lake / "date=2026-11-27").mkdir(parents=True)
+        (tmp_path / lake / "date=2026-11-27" / "part-0.parquet").write_bytes(b"x")
+    (tmp_path / "mail").mkdir()
+    (tmp_path / "mail" / "1.eml").write_text("Subject: blocked")
+    kept = [tmp_path / "pipe-eos-measure.npz", tmp_path / "results.json",
+            tmp_path / "logs" / "scorer-pipe-eos.log", tmp_path / "notes-lake.txt"]
+    for path in kept:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text("kept")
+
+    removed = remove_service_outputs(tmp_path)
+
+    assert [p.name for p in removed] == ["floor-eos-lake", "pipe-eos-lake", "mail"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "logs", "notes-lake.txt", "pipe-eos-measure.npz", "results.json"]
+    assert all(path.read_text() == "kept" for path in kept)
+    assert remove_service_outputs(tmp_path) == []
