@@ -67,7 +67,7 @@ def test_the_services_outputs_go_and_the_measurements_and_logs_stay(tmp_path: Pa
     (tmp_path / "mail").mkdir()
     (tmp_path / "mail" / "1.eml").write_text("Subject: blocked")
     kept = [tmp_path / "pipe-eos-measure.npz", tmp_path / "results.json",
-            tmp_path / "logs" / "scorer-pipe-eos.log", tmp_path / "notes-lake.txt"]
+            tmp_path / "logs" / "scorer-pipe-eos.log", tmp_path / "stray-lake"]
     for path in kept:
         path.parent.mkdir(exist_ok=True)
         path.write_text("kept")
@@ -76,6 +76,6 @@ def test_the_services_outputs_go_and_the_measurements_and_logs_stay(tmp_path: Pa
 
     assert [p.name for p in removed] == ["floor-eos-lake", "pipe-eos-lake", "mail"]
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "logs", "notes-lake.txt", "pipe-eos-measure.npz", "results.json"]
+        "logs", "pipe-eos-measure.npz", "results.json", "stray-lake"]
     assert all(path.read_text() == "kept" for path in kept)
     assert remove_service_outputs(tmp_path) == []
