@@ -87,6 +87,10 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--capacity-repeats", type=at_least_one, default=defaults.capacity_repeats,
                      help="scorer drains of the backlog, and indexer/raw-loader pairs; "
                           "the report takes the medians (default: %(default)s)")
+    run.add_argument("--partitions", type=at_least_one, default=defaults.partitions,
+                     help="partitions of every topic the bench creates (default %(default)s, "
+                          "the services' own default); each is a transaction per poll with "
+                          "exactly-once")
     run.add_argument("--perf-records", type=int, default=defaults.perf_records)
     run.add_argument("--e2e-messages", type=int, default=defaults.e2e_messages)
     run.add_argument("--drain-timeout", type=float, default=defaults.drain_timeout_s)
@@ -134,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         latency_windows=args.latency_windows, latency_seconds=args.latency_seconds,
         capacity_events=args.capacity_events,
         capacity_repeats=args.capacity_repeats,
+        partitions=args.partitions,
         perf_records=args.perf_records, e2e_messages=args.e2e_messages,
         drain_timeout_s=args.drain_timeout, saturation_lag_s=args.saturation_lag,
         profile_seconds=args.profile_seconds, phases=args.phases, keep=args.keep,

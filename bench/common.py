@@ -15,6 +15,8 @@ from fraudstream_shared.config import ServiceSettings
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 WORK = REPO / ".local" / "bench"
+DEFAULT_PARTITIONS: int = ServiceSettings.model_fields["kafka_topic_partitions"].default
+"""The services' own default partition count (``KAFKA_TOPIC_PARTITIONS``), the bench's too."""
 
 
 class BenchSettings(ServiceSettings):

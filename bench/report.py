@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from bench.common import DEFAULT_PARTITIONS
 from bench.stats import BREAKDOWN_SEGMENTS, from_json_number
 from bench.targets import BUFFERING
 
@@ -62,8 +63,18 @@ def machine_lines(results: dict[str, Any]) -> list[str]:
         *speed_lines(before, after),
         *server_lines(results.get("servers_before") or {}),
         f"- **Run** `{results.get('run_id', '?')}` at commit `{results.get('git_commit', '?')}`, "
-        f"{results.get('started', '?')} → {results.get('finished', '?')}.",
+        f"{results.get('started', '?')} → {results.get('finished', '?')}"
+        f"{partitions_note(results.get('options') or {})}.",
     ]
+
+
+def partitions_note(options: dict[str, Any]) -> str:
+    """How many partitions the run's topics had, when it was not the services' default."""
+    partitions = options.get("partitions", DEFAULT_PARTITIONS)
+    if partitions == DEFAULT_PARTITIONS:
+        return ""
+    return (f"; every topic with **{partitions} partition{'s' if partitions != 1 else ''}**, "
+            f"not the default {DEFAULT_PARTITIONS} (`--partitions`)")
 
 
 def speed_lines(before: dict[str, Any], after: dict[str, Any]) -> list[str]:

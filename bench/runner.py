@@ -46,7 +46,15 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from opensearchpy import AsyncOpenSearch
 
 from bench import kafkatools, profile
-from bench.common import REPO, WORK, bench_settings, read_json, topic_partitions, write_json
+from bench.common import (
+    DEFAULT_PARTITIONS,
+    REPO,
+    WORK,
+    bench_settings,
+    read_json,
+    topic_partitions,
+    write_json,
+)
 from bench.floor import write_decided_pool
 from bench.observe import SearchablePoller, group_lag, searchable_samples
 from bench.payloads import (
@@ -122,7 +130,7 @@ class Options:
     drain_timeout_s: float = 60.0
     saturation_lag_s: float = 3.0
     profile_seconds: float = 15.0
-    partitions: int = 6
+    partitions: int = DEFAULT_PARTITIONS
     phases: tuple[str, ...] = PHASES
     keep: bool = False
     bootstrap: str = "127.0.0.1:9092"

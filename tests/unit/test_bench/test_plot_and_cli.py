@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench.__main__ import floats, parser, phases
+from bench.common import DEFAULT_PARTITIONS
 from bench.plot import plot, points, series
 from tests.unit.test_bench.factories import not_run, results, step, stepped
 
@@ -62,6 +63,8 @@ def test_run_defaults_follow_the_options() -> None:
     assert (args.latency_rate, args.latency_windows, args.latency_seconds) == (2500, 5, 30)
     held = parser().parse_args(["run", "--latency-windows", "3", "--latency-seconds", "20"])
     assert (held.latency_windows, held.latency_seconds) == (3, 20.0)
+    assert args.partitions == DEFAULT_PARTITIONS == 6
+    assert parser().parse_args(["run", "--partitions", "1"]).partitions == 1
 
 
 @pytest.mark.parametrize("bad", ["0", "-5", "nan", "inf", "fast"])
@@ -74,10 +77,12 @@ def test_the_latency_rate_and_window_are_positive(bad: str,
 
 
 @pytest.mark.parametrize("bad", ["0", "-1", "two", "1.5"])
-def test_the_scorer_drains_at_least_once(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
-        parser().parse_args(["run", "--capacity-repeats", bad])
-    assert "expected a whole number of 1 or more" in capsys.readouterr().err
+def test_drains_and_partitions_are_whole_numbers_of_one_or_more(
+        bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    for option in ("--capacity-repeats", "--partitions"):
+        with pytest.raises(SystemExit):
+            parser().parse_args(["run", option, bad])
+        assert "expected a whole number of 1 or more" in capsys.readouterr().err
 
 
 def test_the_floor_run_is_drawn_after_the_others() -> None:

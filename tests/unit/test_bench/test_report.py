@@ -47,6 +47,17 @@ def test_the_report_names_the_machine_the_targets_and_each_step() -> None:
     assert "saturated at 2,500 tx/s" in text
 
 
+def test_the_run_line_names_a_partition_count_other_than_the_default() -> None:
+    default = render_markdown(results(options={"partitions": 6}))
+    one = render_markdown(results(options={"partitions": 1}))
+    older = render_markdown(results())  # written before the option existed
+
+    assert "partition" not in default
+    assert "partition" not in older
+    assert "every topic with **1 partition**, not the default 6 (`--partitions`)." in one
+    assert "**3 partitions**" in render_markdown(results(options={"partitions": 3}))
+
+
 def test_profiles_are_shown_only_when_a_target_was_missed() -> None:
     data = results(capacity=capacity(scorer_per_cpu=900))
     data["targets"] = evaluate(data)
