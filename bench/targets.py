@@ -280,7 +280,7 @@ def indexer_verdicts(results: dict[str, Any]) -> list[dict[str, Any]]:
                 f"{_docs(raw_rate)} docs/s (best of 1 and 2 requests in flight)")
     else:
         share = (rate_value / float(raw_rate)) if rate_value is not None and raw_rate else None
-        note = (f"raw bulk loader: {raw_rate} docs/s (best of 1 and 2 requests in flight)"
+        note = (f"raw bulk loader: {_docs(raw_rate)} docs/s (best of 1 and 2 requests in flight)"
                 if raw_rate else "")
     met, text = at_least(share, INDEXER_SHARE_OF_RAW)
     out.append(verdict("indexer_vs_raw", "indexer ≥ 80 % of the raw bulk loader's rate",
