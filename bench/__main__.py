@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,15 +38,22 @@ def positive(text: str) -> float:
     return value
 
 
-def at_least_one(text: str) -> int:
-    """A whole number of 1 or more."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more: {text}")
-    return value
+def whole_number(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of ``minimum`` or more."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(
+                f"expected a whole number of {minimum} or more: {text}")
+        return value
+    return parse
+
+
+at_least_one = whole_number(1)
+at_least_zero = whole_number(0)
 
 
 def phases(text: str) -> tuple[str, ...]:
@@ -102,6 +110,10 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--keep", action="store_true",
                      help="keep the bench topics and indices, and the lakes and mail the "
                           "services wrote")
+    run.add_argument("--keep-runs", type=at_least_zero, default=defaults.keep_runs,
+                     help="work directories of earlier runs to keep in .local/bench (logs, "
+                          "latency arrays, profiles; about 190 MB a full run); older ones are "
+                          "deleted when a run starts (default: %(default)s)")
     run.add_argument("--out", type=Path, default=RESULTS,
                      help="folder of the results (default: bench/results)")
     run.add_argument("--name", help="file name stem (default: the UTC date and time)")
@@ -142,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         perf_records=args.perf_records, e2e_messages=args.e2e_messages,
         drain_timeout_s=args.drain_timeout, saturation_lag_s=args.saturation_lag,
         profile_seconds=args.profile_seconds, phases=args.phases, keep=args.keep,
+        keep_runs=args.keep_runs,
         bootstrap=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
         opensearch_url=os.environ.get("OPENSEARCH_URL", "http://127.0.0.1:9200"))
     results = asyncio.run(Bench(opts).run())

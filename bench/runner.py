@@ -26,6 +26,7 @@ import contextlib
 import math
 import os
 import platform
+import re
 import secrets
 import shutil
 import signal
@@ -133,6 +134,7 @@ class Options:
     partitions: int = DEFAULT_PARTITIONS
     phases: tuple[str, ...] = PHASES
     keep: bool = False
+    keep_runs: int = 5
     bootstrap: str = "127.0.0.1:9092"
     opensearch_url: str = "http://127.0.0.1:9200"
 
@@ -261,6 +263,33 @@ def remove_service_outputs(work: Path) -> list[Path]:
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)
                 removed.append(path)
+    return removed
+
+
+RUN_DIR = re.compile(r"\d{8}t\d{4}-[0-9a-f]{4}")
+"""The name of a run's work directory (:attr:`Bench.run_id`): ``<UTC date>t<hhmm>-<hex>``."""
+
+
+def prune_earlier_runs(root: Path, keep: int, current: str) -> list[Path]:
+    """Delete all but the ``keep`` newest run directories under ``root``; the ones deleted.
+
+    Each run leaves its logs, latency arrays and profiles behind (about 190 MB a
+    full run), so a machine that benchmarks every day would fill its disk. Only
+    directories named like a run (:data:`RUN_DIR`) are counted and deleted, newest
+    by name (the name starts with the UTC time), and never ``current``, the run
+    about to start, whose directory may already exist.
+    """
+    if keep < 0:
+        raise ValueError(f"keep must be 0 or more, got {keep}")
+    if not root.is_dir():
+        return []
+    earlier = sorted((path for path in root.iterdir()
+                      if path.is_dir() and RUN_DIR.fullmatch(path.name)
+                      and path.name != current),
+                     key=lambda path: path.name, reverse=True)
+    removed = earlier[keep:]
+    for path in removed:
+        shutil.rmtree(path, ignore_errors=True)
     return removed
 
 
@@ -421,6 +450,10 @@ class Bench:
 
     async def run(self) -> dict[str, Any]:
         """Every selected phase; returns the results (also written to the work dir)."""
+        pruned = prune_earlier_runs(WORK, self.opts.keep_runs, self.run_id)
+        if pruned:
+            self.say(f"deleted the work directories of {len(pruned)} earlier runs in {WORK} "
+                     f"(--keep-runs {self.opts.keep_runs}): {', '.join(p.name for p in pruned)}")
         self.work.mkdir(parents=True, exist_ok=True)
         self.make_pool()
         started = datetime.now(UTC)

@@ -85,6 +85,16 @@ def test_drains_and_partitions_are_whole_numbers_of_one_or_more(
         assert "expected a whole number of 1 or more" in capsys.readouterr().err
 
 
+def test_earlier_runs_kept_is_a_whole_number_of_zero_or_more(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert parser().parse_args(["run"]).keep_runs == 5
+    assert parser().parse_args(["run", "--keep-runs", "0"]).keep_runs == 0
+    for bad in ("-1", "all", "2.5"):
+        with pytest.raises(SystemExit):
+            parser().parse_args(["run", "--keep-runs", bad])
+        assert "expected a whole number of 0 or more" in capsys.readouterr().err
+
+
 def test_the_floor_run_is_drawn_after_the_others() -> None:
     floor = stepped(True, [step(2500)])
     data = results(pipeline=[stepped(True, [step(1000)])], floor=[floor])

@@ -1,9 +1,11 @@
 """Reading a service's Prometheus counters, the environment the bench gives a process, and
-what it deletes after a run."""
+what it deletes after a run and before one."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import pytest
 
 from bench.runner import (
     Names,
@@ -11,6 +13,7 @@ from bench.runner import (
     default_notifier_concurrency,
     metric_sum,
     nullscorer_env,
+    prune_earlier_runs,
     remove_service_outputs,
 )
 from notifier.settings import NotifierSettings
@@ -79,3 +82,43 @@ def test_the_services_outputs_go_and_the_measurements_and_logs_stay(tmp_path: Pa
         "logs", "pipe-eos-measure.npz", "results.json", "stray-lake"]
     assert all(path.read_text() == "kept" for path in kept)
     assert remove_service_outputs(tmp_path) == []
+
+
+def make_run_dirs(root: Path, *names: str) -> None:
+    """Run work directories, each holding a file as a real run's would."""
+    for name in names:
+        (root / name / "logs").mkdir(parents=True)
+        (root / name / "results.json").write_text("{}")
+
+
+def test_only_the_newest_earlier_runs_are_kept(tmp_path: Path) -> None:
+    make_run_dirs(tmp_path, "20261126t2300-0a1b", "20261127t0105-ffff", "20261127t1740-1234",
+                  "20261127t1857-cbc3")
+    (tmp_path / "kafka-tools.classpath").write_text("a.jar")
+    (tmp_path / "my-notes").mkdir()
+
+    removed = prune_earlier_runs(tmp_path, keep=2, current="20261127t2200-beef")
+
+    assert [p.name for p in removed] == ["20261127t0105-ffff", "20261126t2300-0a1b"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "20261127t1740-1234", "20261127t1857-cbc3", "kafka-tools.classpath", "my-notes"]
+
+
+def test_the_run_about_to_start_is_never_deleted(tmp_path: Path) -> None:
+    make_run_dirs(tmp_path, "20261127t1740-1234", "20261127t2200-beef")
+
+    removed = prune_earlier_runs(tmp_path, keep=0, current="20261127t2200-beef")
+
+    assert [p.name for p in removed] == ["20261127t1740-1234"]
+    assert [p.name for p in tmp_path.iterdir()] == ["20261127t2200-beef"]
+    assert (tmp_path / "20261127t2200-beef" / "results.json").exists()
+
+
+def test_nothing_to_prune_when_there_are_few_runs_or_no_folder(tmp_path: Path) -> None:
+    make_run_dirs(tmp_path, "20261127t1740-1234")
+
+    assert prune_earlier_runs(tmp_path, keep=5, current="20261127t2200-beef") == []
+    assert prune_earlier_runs(tmp_path / "absent", keep=0, current="x") == []
+    assert (tmp_path / "20261127t1740-1234" / "results.json").exists()
+    with pytest.raises(ValueError, match="0 or more"):
+        prune_earlier_runs(tmp_path, keep=-1, current="x")
