@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import math
 import os
 import platform
@@ -35,7 +36,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -452,8 +453,9 @@ class Bench:
         """Every selected phase; returns the results (also written to the work dir)."""
         pruned = prune_earlier_runs(WORK, self.opts.keep_runs, self.run_id)
         if pruned:
-            self.say(f"deleted the work directories of {len(pruned)} earlier runs in {WORK} "
-                     f"(--keep-runs {self.opts.keep_runs}): {', '.join(p.name for p in pruned)}")
+            runs = "1 earlier run" if len(pruned) == 1 else f"{len(pruned)} earlier runs"
+            self.say(f"deleted the work directories of {runs} in {WORK} (--keep-runs "
+                     f"{self.opts.keep_runs}): {', '.join(p.name for p in pruned)}")
         self.work.mkdir(parents=True, exist_ok=True)
         self.make_pool()
         started = datetime.now(UTC)
@@ -682,7 +684,12 @@ class Bench:
             poller.sent = sent
         self.say(f"{phase}: {sent} sent; waiting for the last decisions (≤ "
                  f"{self.opts.drain_timeout_s:.0f} s)")
-        await monitor.until_drained(measurer, deadline)
+        buffering = {s.name.removesuffix("-" + phase): s for s, _, _ in watched
+                     if s.name.removesuffix("-" + phase) in BUFFERING}
+        left = await monitor.until_drained(measurer, deadline, buffering)
+        for name, messages in left.items():
+            self.say(f"{phase}: the {name} was {messages} records behind after its graceful "
+                     f"stop (records it had not read or not written)")
         if poll_task is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(poll_task),
@@ -1254,15 +1261,40 @@ class Monitor:
                 saturated = self.step
         return saturated
 
-    async def until_drained(self, measurer: Service, deadline: float) -> None:
-        """Keep sampling until the measurer has everything and every group has caught up."""
+    async def until_drained(self, measurer: Service, deadline: float,
+                            buffering: Mapping[str, Service]) -> dict[str, int]:
+        """Sample until the measurer has everything and every group has caught up; then
+        stop the ``buffering`` services (by name) and return the lag each left behind.
+
+        A buffering service (the archiver) holds records until a file is worth
+        writing, up to a minute: waiting for its lag to clear would idle every phase
+        until its timer fires. A graceful stop writes what it holds and commits, the
+        way a deployment's rolling restart does, and its CPU is counted to its exit.
+        A lag left after that stop is records it had not read, or not written.
+        """
+        allowed = 2 * self.bench.opts.partitions
         while time.time() < deadline:
             await self.sample()
-            caught_up = all(samples and samples[-1][1] <= 2 * self.bench.opts.partitions
-                            for samples in self.lags.values())
+            caught_up = all(samples and samples[-1][1] <= allowed
+                            for name, samples in self.lags.items() if name not in buffering)
             if not measurer.alive() and caught_up:
-                return
+                break
             await asyncio.sleep(0.5)
+        for name, service in buffering.items():
+            cpu_seconds = await service.stop_counting_cpu()
+            if cpu_seconds is not None:
+                self.count_to_exit(name, cpu_seconds)
+        if not buffering:
+            return {}
+        await self.sample()
+        return {name: self.lags[name][-1][1] for name in buffering
+                if self.lags.get(name) and self.lags[name][-1][1] > allowed}
+
+    def count_to_exit(self, name: str, cpu_seconds: float) -> None:
+        """Make ``cpu_seconds`` (its whole life's) the exited process ``name``'s last sample."""
+        for proc in self.procs:
+            if proc.name == name and proc.last is not None:
+                proc.last = dataclasses.replace(proc.last, cpu_seconds=cpu_seconds)
 
     def step_figures(self, k: int, events: int) -> dict[str, Any]:
         """CPU per 1,000 events, peak memory and lag of step ``k`` (all ran steps)."""

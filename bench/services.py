@@ -156,6 +156,34 @@ class Service:
                 self.proc.wait()
         return self.proc.returncode
 
+    async def stop_counting_cpu(self, timeout: float = 30) -> float | None:
+        """SIGTERM, wait for the exit (SIGKILL after ``timeout``); the CPU seconds of its life.
+
+        The process is reaped with ``wait4``, whose resource usage counts the process
+        to its last instruction: a ``/proc`` sample taken before the exit misses the
+        work a graceful stop does (an archiver writing the records it still holds).
+        ``None`` when the process had already exited, or was never started.
+        """
+        if self.proc is None or self.proc.poll() is not None:
+            return None
+        self.proc.send_signal(signal.SIGTERM)
+        kill_at = time.monotonic() + timeout
+        while True:
+            try:
+                # WNOHANG: returns at once, so the loop is never blocked.
+                pid, status, usage = os.wait4(self.proc.pid, os.WNOHANG)  # noqa: ASYNC222
+            except ChildProcessError:  # reaped by someone else: the usage is gone
+                self.proc.poll()
+                return None
+            if pid:
+                # Popen's own bookkeeping: with a returncode set it never waits again.
+                self.proc.returncode = os.waitstatus_to_exitcode(status)
+                return usage.ru_utime + usage.ru_stime
+            if time.monotonic() > kill_at:
+                self.proc.kill()
+                kill_at = float("inf")
+            await asyncio.sleep(0.05)
+
     def log_tail(self, lines: int = 30) -> str:
         """The end of the log."""
         try:
