@@ -227,7 +227,7 @@ BENCH_SUSTAIN_SECONDS ?= 0
 BENCH_ARGS ?=
 
 .PHONY: bench
-bench: install ## Benchmark the pipeline on the local stack (~27 min) → bench/results/; BENCH_RATES= BENCH_STEP_SECONDS= BENCH_SUSTAIN_SECONDS=
+bench: install ## Benchmark the pipeline on the local stack (~24 min) → bench/results/; BENCH_RATES= BENCH_STEP_SECONDS= BENCH_SUSTAIN_SECONDS=
 	@rm -f .local/started-by-bench
 	@mkdir -p .local
 	$(STACK) up --if-needed-record .local/started-by-bench

@@ -1,6 +1,6 @@
 """``python -m bench run|report`` — see ``bench/README.md``.
 
-``run`` measures (about 27 minutes with the defaults) and writes
+``run`` measures (about 24 minutes with the defaults) and writes
 ``bench/results/<date>.json``, ``<date>.md`` and ``<date>.png``; ``report``
 re-renders the Markdown and the plot from a results file.
 """
