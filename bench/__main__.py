@@ -14,9 +14,11 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from bench.common import RESULTS, read_json, write_json
-from bench.runner import PHASES, Bench, Options
+from bench.report import same_machine
+from bench.runner import PHASES, Bench, Options, cpu_model
 
 
 def floats(text: str) -> tuple[float, ...]:
@@ -122,6 +124,22 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def previous_run(folder: Path, stem: str) -> dict[str, Any] | None:
+    """The newest results file in ``folder`` (last modified; not ``<stem>.json``, the one
+    about to be written): its stem and its ``machine_before``. ``None`` when there is
+    none that can be read."""
+    earlier = sorted((path for path in folder.glob("*.json") if path.stem != stem),
+                     key=lambda path: (path.stat().st_mtime, path.stem))
+    for path in reversed(earlier):
+        try:
+            machine = read_json(path).get("machine_before")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(machine, dict):
+            return {"file": path.stem, "machine": machine}
+    return None
+
+
 def render_all(results_path: Path) -> tuple[Path, Path]:
     """Write ``<stem>.md`` and ``<stem>.png`` next to a results file."""
     from bench.plot import plot
@@ -157,10 +175,17 @@ def main(argv: list[str] | None = None) -> int:
         keep_runs=args.keep_runs,
         bootstrap=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
         opensearch_url=os.environ.get("OPENSEARCH_URL", "http://127.0.0.1:9200"))
+    before_run = previous_run(args.out, args.name or "")
+    if before_run and not same_machine(before_run["machine"], {"cpu_model": cpu_model(),
+                                                                "cores": os.cpu_count()}):
+        print(f"note: {before_run['file']} in {args.out} ran on "
+              f"{before_run['machine'].get('cpu_model')}, this machine is {cpu_model()}: "
+              "the two runs' figures do not compare", flush=True)
     results = asyncio.run(Bench(opts).run())
     from bench.targets import evaluate
 
     results["targets"] = evaluate(results)
+    results["previous_run"] = before_run
     stem = args.name or datetime.now(UTC).strftime("%Y-%m-%d-%H%M")
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"{stem}.json"

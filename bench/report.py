@@ -61,6 +61,7 @@ def machine_lines(results: dict[str, Any]) -> list[str]:
         "running on the machine counts in \"machine busy cores\", and the `kafka` and "
         "`opensearch` CPU figures include the work of any other client of those servers.",
         *speed_lines(before, after),
+        *previous_run_lines(before, results.get("previous_run")),
         *server_lines(results.get("servers_before") or {}),
         f"- **Run** `{results.get('run_id', '?')}` at commit `{results.get('git_commit', '?')}`, "
         f"{results.get('started', '?')} → {results.get('finished', '?')}"
@@ -89,6 +90,32 @@ def speed_lines(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
         "a machine slower at pure-Python work, which most of our services' CPU is: compare "
         "runs by it before comparing their figures.",
     ]
+
+
+def same_machine(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two runs' ``machine_before`` name the same CPU model and core count."""
+    return (a.get("cpu_model"), a.get("cores")) == (b.get("cpu_model"), b.get("cores"))
+
+
+def previous_run_lines(before: dict[str, Any], previous: dict[str, Any] | None) -> list[str]:
+    """The previous report in the results folder, and whether its CPU was this run's.
+
+    Two hosts' figures differ by more than any change measured here (an Intel Xeon
+    host cost every process 1.4–1.9× its CPU on an AMD EPYC one), and the speed
+    probe does not show the whole of it; so a report says when its predecessor ran
+    on another CPU.
+    """
+    if not previous or not previous.get("machine"):
+        return []
+    then = previous["machine"]
+    probe = then.get("speed_probe_ms")
+    where = (f"`{previous['file']}` ran on {then.get('cpu_model', '?')}, "
+             f"{then.get('cores', '?')} cores"
+             f"{f', speed probe {probe:.1f}' if probe is not None else ''}")
+    if same_machine(before, then):
+        return [f"- **The previous report** in this folder: {where}, the same CPU as this run."]
+    return [f"- **The previous report** in this folder: {where}. **Another CPU than this "
+            "run's: compare figures only between reports that name the same CPU.**"]
 
 
 def server_lines(servers: dict[str, Any]) -> list[str]:

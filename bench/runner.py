@@ -1263,8 +1263,8 @@ class Monitor:
 
     async def until_drained(self, measurer: Service, deadline: float,
                             buffering: Mapping[str, Service]) -> dict[str, int]:
-        """Sample until the measurer has everything and every group has caught up; then
-        stop the ``buffering`` services (by name) and return the lag each left behind.
+        """Sample until the measurer has everything and every other group has caught up;
+        then stop the ``buffering`` services (by name) and return the lag each left behind.
 
         A buffering service (the archiver) holds records until a file is worth
         writing, up to a minute: waiting for its lag to clear would idle every phase

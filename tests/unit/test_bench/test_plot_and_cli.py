@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 from pathlib import Path
 
 import pytest
 
-from bench.__main__ import floats, parser, phases
+from bench.__main__ import floats, parser, phases, previous_run
 from bench.common import DEFAULT_PARTITIONS
 from bench.plot import plot, points, series
 from tests.unit.test_bench.factories import not_run, results, step, stepped
@@ -100,3 +102,22 @@ def test_the_floor_run_is_drawn_after_the_others() -> None:
     data = results(pipeline=[stepped(True, [step(1000)])], floor=[floor])
     assert [label for label, _ in series(data)] == [
         "pipeline, exactly-once", "floor: pass-through scorer + every sink"]
+
+
+def test_the_previous_run_is_the_newest_results_file_with_a_machine(tmp_path: Path) -> None:
+    assert previous_run(tmp_path / "absent", "") is None
+    files = {"2026-11-27-1740": {"machine_before": {"cpu_model": "AMD EPYC", "cores": 2}},
+             "2026-11-27-2235": {"machine_before": {"cpu_model": "Intel", "cores": 2}},
+             "broken": None, "old-format": {"version": 1}}
+    for age, (stem, body) in enumerate(reversed(list(files.items()))):
+        path = tmp_path / f"{stem}.json"
+        path.write_text("{not json" if body is None else json.dumps(body))
+        os.utime(path, (1_000_000 - age, 1_000_000 - age))  # the dict's order, oldest first
+    (tmp_path / "notes.md").write_text("not a results file")
+
+    # The newest two cannot say where they ran; 2235 is the newest that can.
+    assert previous_run(tmp_path, "") == {
+        "file": "2026-11-27-2235", "machine": {"cpu_model": "Intel", "cores": 2}}
+    # A run named like an existing file is about to overwrite it: not its own predecessor.
+    assert previous_run(tmp_path, "2026-11-27-2235") == {
+        "file": "2026-11-27-1740", "machine": {"cpu_model": "AMD EPYC", "cores": 2}}

@@ -185,6 +185,24 @@ def test_the_speed_probe_is_reported_before_and_after_when_taken() -> None:
     assert "CPU ms, lower is faster): 41.5 before, 52.2 after." in text
 
 
+def test_a_previous_report_on_another_cpu_is_called_out() -> None:
+    data = results(capacity=capacity())
+    assert "previous report" not in render_markdown(data, "run.png")  # none recorded
+
+    intel = {"cores": 2, "cpu_model": "Intel(R) Xeon(R) Processor", "speed_probe_ms": 15.34}
+    data["previous_run"] = {"file": "2026-11-27-2235", "machine": intel}
+    other = render_markdown(data, "run.png")
+    data["previous_run"] = {"file": "2026-11-27-1740",
+                            "machine": {**data["machine_before"], "speed_probe_ms": 10.1}}
+    same = render_markdown(data, "run.png")
+
+    assert ("**The previous report** in this folder: `2026-11-27-2235` ran on Intel(R) "
+            "Xeon(R) Processor, 2 cores, speed probe 15.3. **Another CPU than this run's") in other
+    assert ("`2026-11-27-1740` ran on AMD EPYC, 2 cores, speed probe 10.1, the same CPU as "
+            "this run.") in same
+    assert "Another CPU" not in same
+
+
 def test_how_long_the_servers_had_been_up_is_reported_when_recorded() -> None:
     data = results(capacity=capacity())
     assert "Servers at the start" not in render_markdown(data, "run.png")  # older results
