@@ -659,14 +659,16 @@ class Bench:
             poller = SearchablePoller(self.search, names.index,
                                       searchable_samples(schedule, t0, names.prefix))
             poll_task = asyncio.create_task(poller.run(stop_polling))
-        procs = [Watched(s.name.removesuffix("-" + phase), pid_of(s)) for s, _, _ in watched]
+        # (short name, service, group, topic): the figures name a service without its phase.
+        named = [(s.name.removesuffix("-" + phase), s, g, t) for s, g, t in watched]
+        procs = [Watched(name, pid_of(s)) for name, s, _, _ in named]
         procs += [Watched("generator", pid_of(generator)), Watched("measurer", pid_of(measurer)),
                   Watched("kafka", lambda: self.kafka_pid),
                   Watched("opensearch", lambda: self.opensearch_pid)]
         if sinks and self.mailcatcher is not None:
             procs.append(Watched("mailcatcher", pid_of(self.mailcatcher)))
         monitor = Monitor(self, schedule, t0, procs,
-                          [(s.name.removesuffix("-" + phase), g, t) for s, g, t in watched],
+                          [(name, g, t) for name, _, g, t in named],
                           first_judged=1 if warmup else 0)
         judged = schedule.steps[1:] if warmup else schedule.steps
         warm_up = (f"a {warmup_step.seconds:g} s warm-up at {warmup_step.rate:g} tx/s, then "
@@ -684,8 +686,7 @@ class Bench:
             poller.sent = sent
         self.say(f"{phase}: {sent} sent; waiting for the last decisions (≤ "
                  f"{self.opts.drain_timeout_s:.0f} s)")
-        buffering = {s.name.removesuffix("-" + phase): s for s, _, _ in watched
-                     if s.name.removesuffix("-" + phase) in BUFFERING}
+        buffering = {name: s for name, s, _, _ in named if name in BUFFERING}
         left = await monitor.until_drained(measurer, deadline, buffering)
         for name, messages in left.items():
             self.say(f"{phase}: the {name} was {messages} records behind after its graceful "
