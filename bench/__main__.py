@@ -140,6 +140,23 @@ def previous_run(folder: Path, stem: str) -> dict[str, Any] | None:
     return None
 
 
+def machine_change_note(previous: dict[str, Any] | None, folder: Path,
+                        here: dict[str, Any]) -> str | None:
+    """What ``bench run`` says before it starts when the previous run's CPU was another.
+
+    ``previous`` is :func:`previous_run`'s answer, ``here`` this machine's CPU model
+    and core count. ``None`` when there is no previous run or it ran on this CPU.
+    """
+    if previous is None or same_machine(previous["machine"], here):
+        return None
+
+    def named(machine: dict[str, Any]) -> str:
+        return f"{machine.get('cpu_model')} ({machine.get('cores')} cores)"
+
+    return (f"note: {previous['file']} in {folder} ran on {named(previous['machine'])}, "
+            f"this machine is {named(here)}: the two runs' figures do not compare")
+
+
 def render_all(results_path: Path) -> tuple[Path, Path]:
     """Write ``<stem>.md`` and ``<stem>.png`` next to a results file."""
     from bench.plot import plot
@@ -176,11 +193,10 @@ def main(argv: list[str] | None = None) -> int:
         bootstrap=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
         opensearch_url=os.environ.get("OPENSEARCH_URL", "http://127.0.0.1:9200"))
     before_run = previous_run(args.out, args.name or "")
-    if before_run and not same_machine(before_run["machine"], {"cpu_model": cpu_model(),
-                                                                "cores": os.cpu_count()}):
-        print(f"note: {before_run['file']} in {args.out} ran on "
-              f"{before_run['machine'].get('cpu_model')}, this machine is {cpu_model()}: "
-              "the two runs' figures do not compare", flush=True)
+    note = machine_change_note(before_run, args.out,
+                               {"cpu_model": cpu_model(), "cores": os.cpu_count()})
+    if note:
+        print(note, flush=True)
     results = asyncio.run(Bench(opts).run())
     from bench.targets import evaluate
 

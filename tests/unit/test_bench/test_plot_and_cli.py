@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.__main__ import floats, parser, phases, previous_run
+from bench.__main__ import floats, machine_change_note, parser, phases, previous_run
 from bench.common import DEFAULT_PARTITIONS
 from bench.plot import plot, points, series
 from tests.unit.test_bench.factories import not_run, results, step, stepped
@@ -121,3 +121,21 @@ def test_the_previous_run_is_the_newest_results_file_with_a_machine(tmp_path: Pa
     # A run named like an existing file is about to overwrite it: not its own predecessor.
     assert previous_run(tmp_path, "2026-11-27-2235") == {
         "file": "2026-11-27-1740", "machine": {"cpu_model": "AMD EPYC", "cores": 2}}
+
+
+def test_a_run_after_one_on_another_cpu_is_told_so_before_it_starts() -> None:
+    amd = {"cpu_model": "AMD EPYC 7R13 Processor", "cores": 2}
+    intel = {"cpu_model": "Intel(R) Xeon(R) Processor", "cores": 2}
+    previous = {"file": "2026-11-27-1740", "machine": amd}
+
+    note = machine_change_note(previous, Path("bench/results"), intel)
+
+    assert note == ("note: 2026-11-27-1740 in bench/results ran on AMD EPYC 7R13 Processor "
+                    "(2 cores), this machine is Intel(R) Xeon(R) Processor (2 cores): "
+                    "the two runs' figures do not compare")
+    assert machine_change_note(previous, Path("bench/results"), dict(amd)) is None
+    assert machine_change_note(None, Path("bench/results"), intel) is None
+    # The same CPU with another core count is another machine too.
+    assert machine_change_note(previous, Path("out"), {**amd, "cores": 4}) == (
+        "note: 2026-11-27-1740 in out ran on AMD EPYC 7R13 Processor (2 cores), this machine "
+        "is AMD EPYC 7R13 Processor (4 cores): the two runs' figures do not compare")

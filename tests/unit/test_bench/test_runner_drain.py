@@ -3,6 +3,7 @@ counted to their exit."""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -68,6 +69,24 @@ async def test_a_process_deaf_to_sigterm_is_killed_after_the_timeout(tmp_path: P
     assert cpu_seconds is not None
     assert cpu_seconds >= 0
     assert service.exit_code() == -9
+
+
+async def test_a_process_reaped_by_someone_else_has_no_cpu_to_count(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    service = child(tmp_path, "archiver-z", burn=0.0)
+    assert service.proc is not None
+    real_wait4 = os.wait4
+
+    def reaped_first(pid: int, options: int) -> tuple[int, int, object]:
+        # Another waiter (a SIGCHLD handler, say) collects the exit and its usage first.
+        os.waitpid(pid, 0)
+        monkeypatch.setattr(os, "wait4", real_wait4)
+        return real_wait4(pid, options)
+
+    monkeypatch.setattr(os, "wait4", reaped_first)
+
+    assert await service.stop_counting_cpu() is None
+    assert not service.alive()
 
 
 class ScriptedLags(Monitor):
