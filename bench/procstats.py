@@ -7,11 +7,13 @@ parsers are pure; :func:`sample` does the reading.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -70,6 +72,29 @@ def server_state(pid: int) -> dict[str, float] | None:
                 "cpu_s": round(parse_cpu_seconds(line), 1)}
     except (FileNotFoundError, ProcessLookupError, ValueError, IndexError):
         return None
+
+
+INTERNAL_TOPICS = ("__consumer_offsets", "__transaction_state")
+"""The broker's compacted internal topics that exactly-once writes to on every poll."""
+
+
+def internal_log_bytes(data_dir: Path) -> dict[str, int] | None:
+    """Bytes of record logs (``*.log``) each of :data:`INTERNAL_TOPICS` holds in ``data_dir``.
+
+    Index files are left out: the active segment's are preallocated (sparse), so
+    their size says nothing. ``None`` when ``data_dir`` does not exist (a broker
+    that is not the local stack's). A topic not created yet holds 0.
+    """
+    if not data_dir.is_dir():
+        return None
+    held = dict.fromkeys(INTERNAL_TOPICS, 0)
+    for partition in data_dir.iterdir():
+        topic, _, number = partition.name.rpartition("-")
+        if topic in held and number.isdigit():
+            for log in partition.glob("*.log"):
+                with contextlib.suppress(FileNotFoundError):  # a cleaning swapped it out
+                    held[topic] += log.stat().st_size
+    return held
 
 
 def sample(pid: int) -> ProcSample | None:

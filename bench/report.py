@@ -63,6 +63,7 @@ def machine_lines(results: dict[str, Any]) -> list[str]:
         *speed_lines(before, after),
         *previous_run_lines(before, results.get("previous_run")),
         *server_lines(results.get("servers_before") or {}),
+        *internal_log_lines(results.get("kafka_internal_log_bytes")),
         f"- **Run** `{results.get('run_id', '?')}` at commit `{results.get('git_commit', '?')}`, "
         f"{results.get('started', '?')} → {results.get('finished', '?')}"
         f"{partitions_note(results.get('options') or {})}.",
@@ -129,6 +130,25 @@ def server_lines(servers: dict[str, Any]) -> list[str]:
         f"- **Servers at the start**: {', '.join(parts)}. A JVM's first minutes of real load "
         "go to compiling its hot paths: on servers started shortly before the run (or idle "
         "since), their CPU per event is higher and the machine fills at lower rates.",
+    ]
+
+
+def internal_log_lines(held: dict[str, int] | None) -> list[str]:
+    """What the local broker's compacted internal topics held at the start, when recorded.
+
+    On a broker that has run exactly-once for hours, ``__consumer_offsets`` keeps up to
+    a day of transaction markers, and each of its cleanings rewrites them: a burst of
+    broker CPU that grows with the broker's age (``bench/HISTORY.md``).
+    """
+    if not held:
+        return []
+    sizes = ", ".join(f"`{topic}` {size / 2**20:,.1f} MiB" for topic, size in held.items())
+    return [
+        f"- **Kafka's internal topics at the start**: {sizes} of record logs. Each "
+        "cleaning of one rewrites what it keeps, transaction markers included (kept a day); "
+        "a broker that has run exactly-once for hours cleans in longer bursts, which can "
+        "show in the tail. A broker restarted with `FS_FRESH=1` (which wipes its data) starts "
+        "without them.",
     ]
 
 

@@ -70,6 +70,7 @@ from bench.payloads import (
 )
 from bench.procstats import (
     ProcSample,
+    internal_log_bytes,
     load_average,
     machine_cpu_seconds,
     sample,
@@ -476,6 +477,10 @@ class Bench:
         self.results["servers_before"] = {
             name: server_state(pid) if pid else None
             for name, pid in (("kafka", self.kafka_pid), ("opensearch", self.opensearch_pid))}
+        # What the broker's cleanings will rewrite: up to a day of transaction markers
+        # on a broker that has run exactly-once for hours (bench/HISTORY.md).
+        self.results["kafka_internal_log_bytes"] = internal_log_bytes(
+            REPO / ".local" / "kafka" / "data")
         try:
             if "pipeline" in self.opts.phases:
                 await self.pipeline_phase()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from bench.procstats import (
+    internal_log_bytes,
     parse_cpu_seconds,
     parse_memory_mib,
     parse_start_seconds,
@@ -59,3 +61,24 @@ def test_the_speed_probe_measures_cpu_milliseconds_of_its_fixed_work() -> None:
     small = speed_probe(rounds=50, repeats=1)
     assert small > 0
     assert isinstance(small, float)
+
+
+def test_the_internal_topics_are_measured_by_their_record_logs_only(tmp_path: Path) -> None:
+    assert internal_log_bytes(tmp_path / "no-broker-here") is None
+    assert internal_log_bytes(tmp_path) == {"__consumer_offsets": 0, "__transaction_state": 0}
+
+    def segment(directory: str, name: str, size: int) -> None:
+        (tmp_path / directory).mkdir(exist_ok=True)
+        (tmp_path / directory / name).write_bytes(b"x" * size)
+
+    segment("__consumer_offsets-0", "00000000000000000000.log", 1_000)
+    segment("__consumer_offsets-0", "00000000000000004242.log", 500)
+    segment("__consumer_offsets-0", "00000000000000004242.index", 10_000)  # preallocated
+    segment("__consumer_offsets-1", "00000000000000000000.log", 250)
+    segment("__transaction_state-0", "00000000000000000000.log", 70)
+    segment("__transaction_state-0", "00000000000000000000.snapshot", 10)
+    segment("transactions-0", "00000000000000000000.log", 9_999)  # not internal
+    segment("__consumer_offsets-2.1f2e-delete", "00000000000000000000.log", 9_999)
+
+    assert internal_log_bytes(tmp_path) == {"__consumer_offsets": 1_750,
+                                            "__transaction_state": 70}

@@ -214,6 +214,20 @@ def test_how_long_the_servers_had_been_up_is_reported_when_recorded() -> None:
     assert "opensearch up" not in text  # its process was not found
 
 
+def test_what_the_brokers_internal_topics_held_is_reported_when_recorded() -> None:
+    data = results(capacity=capacity())
+    assert "internal topics" not in render_markdown(data, "run.png")  # older results
+    data["kafka_internal_log_bytes"] = None  # a broker that is not the local stack's
+    assert "internal topics" not in render_markdown(data, "run.png")
+
+    data["kafka_internal_log_bytes"] = {"__consumer_offsets": 10_066_330,
+                                        "__transaction_state": 70_254_592}
+    text = render_markdown(data, "run.png")
+
+    assert ("**Kafka's internal topics at the start**: `__consumer_offsets` 9.6 MiB, "
+            "`__transaction_state` 67.0 MiB of record logs.") in text
+
+
 def test_repeated_scorer_drains_show_the_median_in_the_table_and_each_drain_below() -> None:
     cap = capacity(scorer_per_cpu=13_500)
     cap["scorer"]["drains"] = [
