@@ -1,8 +1,9 @@
-"""CPU time and memory of a process, read from ``/proc`` (Linux).
+"""CPU time and memory of a process, read from ``/proc`` (Linux); what the broker holds.
 
 ``utime + stime`` from ``/proc/<pid>/stat`` is the CPU the process used (all
 threads), ``VmHWM`` from ``/proc/<pid>/status`` its peak resident set. The
-parsers are pure; :func:`sample` does the reading.
+parsers are pure; :func:`sample` does the reading. :func:`internal_log_bytes`
+reads the local broker's data folder.
 """
 
 from __future__ import annotations

@@ -478,9 +478,10 @@ class Bench:
             name: server_state(pid) if pid else None
             for name, pid in (("kafka", self.kafka_pid), ("opensearch", self.opensearch_pid))}
         # What the broker's cleanings will rewrite: up to a day of transaction markers
-        # on a broker that has run exactly-once for hours (bench/HISTORY.md).
+        # on a broker that has run exactly-once for hours (bench/HISTORY.md). Only
+        # read when the local stack's broker is the one running.
         self.results["kafka_internal_log_bytes"] = internal_log_bytes(
-            REPO / ".local" / "kafka" / "data")
+            REPO / ".local" / "kafka" / "data") if self.kafka_pid else None
         try:
             if "pipeline" in self.opts.phases:
                 await self.pipeline_phase()
