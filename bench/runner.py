@@ -471,7 +471,8 @@ class Bench:
         self.reader = create_reader(self.settings)
         await self.reader.start()
         self.search = AsyncOpenSearch(hosts=[self.opts.opensearch_url], timeout=30)
-        self.kafka_pid = find_server_pid("kafka.Kafka", str(REPO / ".local" / "kafka"))
+        local_kafka = REPO / ".local" / "kafka"  # the local stack's broker: argv marker, data
+        self.kafka_pid = find_server_pid("kafka.Kafka", str(local_kafka))
         self.opensearch_pid = find_server_pid("LocalOpenSearch",
                                               str(REPO / ".local" / "opensearch"))
         self.results["servers_before"] = {
@@ -480,8 +481,8 @@ class Bench:
         # What the broker's cleanings will rewrite: up to a day of transaction markers
         # on a broker that has run exactly-once for hours (bench/HISTORY.md). Only
         # read when the local stack's broker is the one running.
-        self.results["kafka_internal_log_bytes"] = internal_log_bytes(
-            REPO / ".local" / "kafka" / "data") if self.kafka_pid else None
+        self.results["kafka_internal_log_bytes"] = (
+            internal_log_bytes(local_kafka / "data") if self.kafka_pid else None)
         try:
             if "pipeline" in self.opts.phases:
                 await self.pipeline_phase()
