@@ -3,7 +3,7 @@
 ``utime + stime`` from ``/proc/<pid>/stat`` is the CPU the process used (all
 threads), ``VmHWM`` from ``/proc/<pid>/status`` its peak resident set. The
 parsers are pure; :func:`sample` does the reading. :func:`internal_log_bytes`
-reads the local broker's data folder.
+reads the local broker's data folder, :func:`autogroup_enabled` a kernel setting.
 """
 
 from __future__ import annotations
@@ -96,6 +96,24 @@ def internal_log_bytes(data_dir: Path) -> dict[str, int] | None:
                 with contextlib.suppress(FileNotFoundError):  # a cleaning swapped it out
                     held[topic] += log.stat().st_size
     return held
+
+
+AUTOGROUP_SETTING = Path("/proc/sys/kernel/sched_autogroup_enabled")
+"""Linux's switch for sharing CPU between sessions before threads (``sched(7)``)."""
+
+
+def autogroup_enabled(setting: Path = AUTOGROUP_SETTING) -> bool | None:
+    """Whether the kernel shares CPU between sessions first; ``None`` where it cannot tell.
+
+    With it on, every session (``setsid``) is a group that gets an even share
+    of a busy machine, whatever it runs, and niceness orders threads only
+    within their own session. The local Kafka and OpenSearch each run in a
+    session of their own, so that changes what a run measures.
+    """
+    try:
+        return setting.read_text().strip() != "0"
+    except OSError:  # another kernel, or not Linux
+        return None
 
 
 def sample(pid: int) -> ProcSample | None:

@@ -61,6 +61,7 @@ def machine_lines(results: dict[str, Any]) -> list[str]:
         "running on the machine counts in \"machine busy cores\", and the `kafka` and "
         "`opensearch` CPU figures include the work of any other client of those servers.",
         *speed_lines(before, after),
+        *autogroup_lines(before),
         *previous_run_lines(before, results.get("previous_run")),
         *server_lines(results.get("servers_before") or {}),
         *internal_log_lines(results.get("kafka_internal_log_bytes")),
@@ -77,6 +78,20 @@ def partitions_note(options: dict[str, Any]) -> str:
         return ""
     return (f"; every topic with **{partitions} partition{'s' if partitions != 1 else ''}**, "
             f"not the default {DEFAULT_PARTITIONS} (`--partitions`)")
+
+
+def autogroup_lines(machine: dict[str, Any]) -> list[str]:
+    """How the kernel shared the CPU between processes, when it was recorded."""
+    enabled = machine.get("sched_autogroup")
+    if enabled is None:
+        return []
+    if not enabled:
+        return ["- **CPU sharing**: the kernel's autogroup scheduling was off: a busy "
+                "machine's CPU was shared between threads, whatever process they belong to."]
+    return ["- **CPU sharing**: the kernel's autogroup scheduling was on. A busy machine's "
+            "CPU is shared evenly between sessions first: Kafka and OpenSearch each run in "
+            "a session of their own, the services and the load tools in the bench's one. "
+            "Niceness (`CPU_NICE`) orders threads only within their session."]
 
 
 def speed_lines(before: dict[str, Any], after: dict[str, Any]) -> list[str]:

@@ -70,6 +70,7 @@ from bench.payloads import (
 )
 from bench.procstats import (
     ProcSample,
+    autogroup_enabled,
     internal_log_bytes,
     load_average,
     machine_cpu_seconds,
@@ -370,6 +371,7 @@ def machine() -> dict[str, Any]:
     return {"cores": os.cpu_count(), "cpu_model": cpu_model(), "memory_gib": round(memory, 1),
             "kernel": platform.release(), "python": platform.python_version(),
             "load_average": [round(x, 2) for x in load_average()],
+            "sched_autogroup": autogroup_enabled(),
             "speed_probe_ms": speed_probe()}
 
 

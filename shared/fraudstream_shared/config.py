@@ -41,8 +41,9 @@ class ServiceSettings(BaseSettings):
         0, ge=0, le=19,
         description="Unix niceness to run at (0-19; higher is lower CPU priority), set at "
         "start. Matters only when services share one host as processes (make run): 10 for "
-        "the indexer, notifier and archiver schedules decisions first, at the price of the "
-        "sinks' lag when the host is full (README, Performance).")
+        "the indexer, notifier and archiver schedules the scorer first, at the price of the "
+        "sinks' lag when the host is full (README, Performance). Linux applies it within the "
+        "process's session only (autogroup), so not against the local Kafka or OpenSearch.")
     http_host: str = Field("0.0.0.0", description="Address the health/metrics server binds.")
     http_port: int = Field(8080, ge=1, le=65535)
     shutdown_timeout_s: float = Field(

@@ -6,9 +6,15 @@ a bulk request being built or a Parquet file being written delays the next
 decision as much as it delays itself. Decisions are what a payment waits for;
 an index or a lake a second behind is not. The services off that path (the
 indexer, notifier and archiver) can therefore run at a lower priority
-(``CPU_NICE``, Unix niceness): they get the cores the scorer and the broker
-leave. It is off by default: on a full machine the sinks then fall far behind
-(measured in the README's Performance section).
+(``CPU_NICE``, Unix niceness): they get the cores the scorer leaves. It is
+off by default: on a full machine the sinks then fall far behind (measured in
+the README's Performance section).
+
+Niceness orders threads only within their task group. Where Linux groups by
+session (``/proc/sys/kernel/sched_autogroup_enabled`` is 1, the usual
+default), that is the session: under ``make run`` the services share one, so
+the sinks yield to the scorer, but not to the local Kafka and OpenSearch,
+which ``infra/local/stack.py`` starts in sessions of their own (``sched(7)``).
 
 Separate containers (Compose) or tasks (ECS) each have CPU of their own, so
 there the setting changes nothing (Compose's ``cpu_shares`` is the equivalent).

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from bench.procstats import (
+    autogroup_enabled,
     internal_log_bytes,
     parse_cpu_seconds,
     parse_memory_mib,
@@ -82,3 +83,13 @@ def test_the_internal_topics_are_measured_by_their_record_logs_only(tmp_path: Pa
 
     assert internal_log_bytes(tmp_path) == {"__consumer_offsets": 1_750,
                                             "__transaction_state": 70}
+
+
+def test_the_autogroup_setting_is_read_as_on_off_or_unknown(tmp_path: Path) -> None:
+    setting = tmp_path / "sched_autogroup_enabled"
+    assert autogroup_enabled(setting) is None  # no such setting: another kernel
+
+    setting.write_text("1\n")
+    assert autogroup_enabled(setting) is True
+    setting.write_text("0\n")
+    assert autogroup_enabled(setting) is False

@@ -185,6 +185,21 @@ def test_the_speed_probe_is_reported_before_and_after_when_taken() -> None:
     assert "CPU ms, lower is faster): 41.5 before, 52.2 after." in text
 
 
+def test_the_kernels_cpu_sharing_is_reported_when_recorded() -> None:
+    data = results(capacity=capacity())
+    assert "CPU sharing" not in render_markdown(data, "run.png")  # older results: not recorded
+
+    data["machine_before"]["sched_autogroup"] = True
+    on = render_markdown(data, "run.png")
+    data["machine_before"]["sched_autogroup"] = False
+    off = render_markdown(data, "run.png")
+
+    assert "autogroup scheduling was on. A busy machine's CPU is shared evenly between " \
+        "sessions first" in on
+    assert "Niceness (`CPU_NICE`) orders threads only within their session." in on
+    assert "autogroup scheduling was off" in off
+
+
 def test_a_previous_report_on_another_cpu_is_called_out() -> None:
     data = results(capacity=capacity())
     assert "previous report" not in render_markdown(data, "run.png")  # none recorded
