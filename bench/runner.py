@@ -310,6 +310,19 @@ def find_server_pid(main_class: str, marker: str) -> int | None:
     return None
 
 
+def local_broker(folder: Path) -> tuple[int | None, dict[str, int] | None]:
+    """The pid of the local stack's broker, whose argv names ``folder``, and its internal topics.
+
+    The internal topics' bytes are what the broker's cleanings will rewrite: up
+    to a day of transaction markers on a broker that has run exactly-once for
+    hours (bench/HISTORY.md). They are read from ``folder/data`` only when that
+    broker is the one running: a bench pointed at another broker would
+    otherwise report a stale folder. ``(None, None)`` when it is not running.
+    """
+    pid = find_server_pid("kafka.Kafka", str(folder))
+    return pid, internal_log_bytes(folder / "data") if pid else None
+
+
 def metric_value(port: int, name: str, **labels: str) -> float:
     """Sum of a Prometheus metric's samples on a service (``nan`` if unreachable).
 
@@ -473,18 +486,13 @@ class Bench:
         self.reader = create_reader(self.settings)
         await self.reader.start()
         self.search = AsyncOpenSearch(hosts=[self.opts.opensearch_url], timeout=30)
-        local_kafka = REPO / ".local" / "kafka"  # the local stack's broker: argv marker, data
-        self.kafka_pid = find_server_pid("kafka.Kafka", str(local_kafka))
+        self.kafka_pid, internal_logs = local_broker(REPO / ".local" / "kafka")
         self.opensearch_pid = find_server_pid("LocalOpenSearch",
                                               str(REPO / ".local" / "opensearch"))
         self.results["servers_before"] = {
             name: server_state(pid) if pid else None
             for name, pid in (("kafka", self.kafka_pid), ("opensearch", self.opensearch_pid))}
-        # What the broker's cleanings will rewrite: up to a day of transaction markers
-        # on a broker that has run exactly-once for hours (bench/HISTORY.md). Only
-        # read when the local stack's broker is the one running.
-        self.results["kafka_internal_log_bytes"] = (
-            internal_log_bytes(local_kafka / "data") if self.kafka_pid else None)
+        self.results["kafka_internal_log_bytes"] = internal_logs
         try:
             if "pipeline" in self.opts.phases:
                 await self.pipeline_phase()
