@@ -10,11 +10,12 @@ indexer, notifier and archiver) can therefore run at a lower priority
 off by default: on a full machine the sinks then fall far behind (measured in
 the README's Performance section).
 
-Niceness orders threads only within their task group. Where Linux groups by
-session (``/proc/sys/kernel/sched_autogroup_enabled`` is 1, the usual
-default), that is the session: under ``make run`` the services share one, so
-the sinks yield to the scorer, but not to the local Kafka and OpenSearch,
-which ``infra/local/stack.py`` starts in sessions of their own (``sched(7)``).
+Niceness orders threads only within their task group (``sched(7)``). Where
+Linux groups by session (autogroup: ``/proc/sys/kernel/sched_autogroup_enabled``
+is 1; the bench's reports record it), that is the session. Under ``make run``
+the services share one, so the sinks yield to the scorer, but not to the local
+Kafka and OpenSearch, which ``infra/local/stack.py`` starts in sessions of
+their own.
 
 Separate containers (Compose) or tasks (ECS) each have CPU of their own, so
 there the setting changes nothing (Compose's ``cpu_shares`` is the equivalent).
